@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make dev` (the gateway on http://127.0.0.1:4000,
+# offline) and `make test` (lint, types and the whole suite). Both build .venv
+# from the hash-locked requirements, the same pins the Lambda layer ships.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 4000
+
+.PHONY: venv test lint typecheck unit dev lock bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements/dev.txt requirements/runtime.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.txt
+	touch $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check shared tests functions
+	$(VENV)/bin/ruff format --check shared tests functions
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+unit: venv
+	$(VENV)/bin/pytest
+
+test: lint typecheck unit
+
+dev: venv
+	PYTHONPATH=shared PORT=$(PORT) $(PY) -m gateway.local.stack
+
+# Regenerate the locks after editing requirements/*.in (needs network to PyPI).
+lock: venv
+	$(PY) -m pip install --quiet uv==0.13.9
+	cd requirements && ../$(VENV)/bin/uv pip compile --universal --python-version 3.11 \
+	  --generate-hashes runtime.in -o runtime.txt -q
+	cd requirements && ../$(VENV)/bin/uv pip compile --universal --python-version 3.11 \
+	  --generate-hashes dev.in -o dev.txt -q
+
+bench: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.bench
+
+clean:
+	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""LLM gateway: an OpenAI-compatible proxy for AWS Lambda."""

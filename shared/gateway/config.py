@@ -1,0 +1,197 @@
+"""Settings and model config: read once, lazily, from the one place that reads the environment.
+
+The model config is LiteLLM's proxy `config.yaml` shape:
+
+    model_list:
+      - model_name: gpt-4o-mini            # the public name
+        litellm_params:
+          model: openai/gpt-4o-mini        # provider/model, split on the first "/"
+          api_key: os.environ/OPENAI_API_KEY
+          api_base: https://api.openai.com/v1
+        model_info: {input_cost_per_token: 1.5e-07, output_cost_per_token: 6.0e-07}
+    general_settings: {master_key: os.environ/GATEWAY_MASTER_KEY}
+
+`os.environ/NAME` resolves from the environment, then from the provider-secrets
+JSON in Secrets Manager (GATEWAY_PROVIDER_SECRETS_ARN) when one is configured.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gateway.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from gateway.providers.spec import Target
+
+ENV_REF = "os.environ/"
+MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's buffered payload limit
+
+
+class ConfigError(Exception):
+    """The operator's config is invalid; raised at load, never from a request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    config_path: str | None
+    master_key: str | None
+    master_key_secret_arn: str | None
+    provider_secrets_arn: str | None
+    upstream_timeout_s: float
+    connect_timeout_s: float
+
+
+@functools.cache
+def settings() -> Settings:
+    env = os.environ
+    return Settings(
+        config_path=env.get("GATEWAY_CONFIG"),
+        master_key=env.get("GATEWAY_MASTER_KEY") or None,
+        master_key_secret_arn=env.get("GATEWAY_MASTER_KEY_SECRET_ARN") or None,
+        provider_secrets_arn=env.get("GATEWAY_PROVIDER_SECRETS_ARN") or None,
+        upstream_timeout_s=float(env.get("GATEWAY_UPSTREAM_TIMEOUT_S", "600")),
+        connect_timeout_s=float(env.get("GATEWAY_CONNECT_TIMEOUT_S", "10")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """LiteLLM's model_info keys that the gateway uses (prices per token, in USD)."""
+
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    cache_read_input_token_cost: float | None = None
+    cache_creation_input_token_cost: float | None = None
+    max_tokens: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    target: Target
+    info: ModelInfo
+    prices_provider: str | None
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    deployments: tuple[Deployment, ...]
+    master_key: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def groups(self) -> dict[str, list[Deployment]]:
+        out: dict[str, list[Deployment]] = {}
+        for deployment in self.deployments:
+            out.setdefault(deployment.target.model_name, []).append(deployment)
+        return out
+
+    def pick(self, model_name: str) -> Deployment:
+        """Any deployment of the group (the router, a later layer, chooses better)."""
+        group = self.groups.get(model_name)
+        if not group:
+            raise ModelNotFoundError(
+                f"The model '{model_name}' does not exist or you do not have access to it.",
+                param="model",
+            )
+        return group[0] if len(group) == 1 else random.choice(group)  # noqa: S311
+
+
+def resolve_reference(value: Any, lookup: Callable[[str], str | None]) -> Any:
+    """Resolve `os.environ/NAME` strings (anywhere in a value) through `lookup`."""
+    if isinstance(value, str) and value.startswith(ENV_REF):
+        name = value[len(ENV_REF) :]
+        # Unset stays None: one missing provider key must not take down every model.
+        return lookup(name)
+    if isinstance(value, dict):
+        return {k: resolve_reference(v, lookup) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_reference(v, lookup) for v in value]
+    return value
+
+
+def env_lookup(secrets: Mapping[str, str]) -> Callable[[str], str | None]:
+    def lookup(name: str) -> str | None:
+        return os.environ.get(name) or secrets.get(name)
+
+    return lookup
+
+
+_INFO_FIELDS = frozenset(ModelInfo.__dataclass_fields__)
+_TARGET_KEYS = frozenset(
+    {"model", "api_base", "api_key", "aws_region_name", "aws_bedrock_runtime_endpoint",
+     "timeout", "stream_timeout"}
+)
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """`provider/model`, split on the first "/" only."""
+    provider, sep, name = model.partition("/")
+    if not sep or not name:
+        raise ConfigError(f"model '{model}' must be written provider/model")
+    return provider, name
+
+
+def parse_deployment(entry: Mapping[str, Any], lookup: Callable[[str], str | None]) -> Deployment:
+    from gateway.providers.catalog import CATALOG
+    from gateway.providers.spec import Target
+
+    name = entry.get("model_name")
+    params = resolve_reference(dict(entry.get("litellm_params") or {}), lookup)
+    if not isinstance(name, str) or not name or "model" not in params:
+        raise ConfigError("each model_list entry needs model_name and litellm_params.model")
+    provider, model = split_model(str(params["model"]))
+    row = CATALOG.get(provider)
+    if row is None:
+        raise ConfigError(f"unknown provider '{provider}' in model '{params['model']}'")
+    if row.dialect == "bedrock":
+        model = model.removeprefix("converse/")
+    api_base = params.get("api_base") or params.get("aws_bedrock_runtime_endpoint") or row.api_base
+    if not api_base and row.dialect != "bedrock":
+        raise ConfigError(f"model '{name}' needs an api_base")
+    api_key = params.get("api_key")
+    if api_key is None and row.key_env:
+        api_key = lookup(row.key_env)
+    raw_info = dict(entry.get("model_info") or {})
+    info = ModelInfo(**{k: v for k, v in raw_info.items() if k in _INFO_FIELDS})
+    target = Target(
+        model_name=name,
+        provider=provider,
+        dialect=row.dialect,
+        model=model,
+        api_base=str(api_base),
+        api_key=api_key,
+        region=params.get("aws_region_name") or lookup("AWS_REGION"),
+        timeout_s=float(params.get("timeout") or settings().upstream_timeout_s),
+        extra={k: v for k, v in params.items() if k not in _TARGET_KEYS},
+    )
+    return Deployment(target=target, info=info, prices_provider=row.prices)
+
+
+def parse_config(raw: Mapping[str, Any], lookup: Callable[[str], str | None]) -> GatewayConfig:
+    entries = raw.get("model_list") or []
+    if not isinstance(entries, list):
+        raise ConfigError("model_list must be a list")
+    deployments = tuple(parse_deployment(entry, lookup) for entry in entries)
+    general = raw.get("general_settings") or {}
+    master = general.get("master_key")
+    master_key = resolve_reference(master, lookup) if master else None
+    return GatewayConfig(deployments=deployments, master_key=master_key, raw=raw)
+
+
+def read_config(path: str) -> dict[str, Any]:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping")
+    return raw

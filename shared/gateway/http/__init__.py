@@ -1,0 +1,1 @@
+"""HTTP surface: the FastAPI app, its routes and dependencies."""

@@ -1,0 +1,93 @@
+"""The FastAPI app: a pure ASGI app served by uvicorn (under Lambda Web Adapter in AWS,
+`make dev` locally) or, buffered, by Mangum. Importing this module creates nothing;
+`create_app()` builds the app, and nothing touches the network until a request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from gateway import errors
+from gateway.http import chat, health, models
+from gateway.http.ids import request_id
+from gateway.providers import transport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+
+logger = logging.getLogger("gateway")
+
+
+def error_response(request: Request, error: errors.GatewayError) -> Response:
+    headers = {**error.headers, "x-request-id": request_id(request)}
+    return Response(error.body_bytes(), status_code=error.status, headers=headers,
+                    media_type="application/json")
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.GatewayError)
+    if exc.status >= 500:
+        logger.warning("request failed: %s %s", exc.status, exc.code)
+    return error_response(request, exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error: errors.GatewayError = errors.MethodNotAllowedError("Method not allowed for this route.")
+    elif exc.status_code == 404:
+        error = errors.NotFoundError(f"Unknown route: {request.url.path}")
+    else:
+        error = errors.InvalidRequestError("The request could not be processed.")
+        error.status = exc.status_code
+    return error_response(request, error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error", extra={"request_id": request_id(request)})
+    return error_response(request, errors.InternalError("The gateway failed; retry later."))
+
+
+def configure_logging() -> None:
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(LambdaPowertoolsFormatter(service="llm-gateway"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    from gateway.spend import cost
+
+    configure_logging()
+    cost.warm()
+    yield
+    await transport.close()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="LLM gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    app.include_router(models.router)
+    app.add_exception_handler(errors.GatewayError, _gateway_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    return app

@@ -1,0 +1,130 @@
+"""Reading a request body: size limit, JSON, routing-override guard, schema validation."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from gateway.config import MAX_BODY_BYTES
+from gateway.errors import InvalidRequestError, RequestTooLargeError, UnsupportedParameterError
+from gateway.schemas.openai import ChatCompletionRequest
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+# Fields that would choose where provider credentials go, or carry them. They
+# are the operator's (config) and never a caller's, at any depth of the body.
+BANNED_KEYS = frozenset(
+    {
+        "api_base", "base_url", "api_key", "api_version", "api_type", "organization",
+        "azure_endpoint", "azure_ad_token", "azure_deployment", "extra_headers", "headers",
+        "extra_body", "extra_query", "custom_llm_provider", "proxy", "proxies", "endpoint",
+        "user_config", "litellm_params", "mock_response", "input_cost_per_token",
+        "output_cost_per_token", "secret_fields", "client_secret",
+    }
+)
+BANNED_PREFIXES = ("aws_", "vertex_", "azure_", "bedrock_", "litellm_")
+
+# JSON Schema documents describe the caller's own tools and outputs; their
+# property names (a tool may well take a "base_url") choose nothing of ours.
+_SCHEMA_PATHS = (("tools", "*", "function", "parameters"), ("response_format", "json_schema", "schema"))
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestTooLargeError(f"The request body is over {MAX_BODY_BYTES} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestTooLargeError(f"The request body is over {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise InvalidRequestError("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidRequestError(
+            "The request body is not valid JSON.", code="invalid_json"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+def _is_schema(path: tuple[str, ...]) -> bool:
+    for pattern in _SCHEMA_PATHS:
+        if len(path) == len(pattern) and all(p in ("*", s) for p, s in zip(pattern, path, strict=True)):
+            return True
+    return False
+
+
+def _banned(key: str) -> bool:
+    name = key.strip().lower().replace("-", "_")
+    return name in BANNED_KEYS or name.startswith(BANNED_PREFIXES)
+
+
+def reject_routing_overrides(data: dict[str, Any], query_keys: list[str] | None = None) -> None:
+    """400 for any credential- or routing-bearing key, anywhere (iterative: no recursion)."""
+    for key in query_keys or ():
+        if _banned(key):
+            raise UnsupportedParameterError(f"'{key}' cannot be set by a request.", param=key)
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            if _is_schema(path):
+                continue
+            for key, child in value.items():
+                if _banned(str(key)):
+                    name = ".".join((*path, str(key))).replace(".*", "")
+                    raise UnsupportedParameterError(
+                        f"'{key}' cannot be set by a request.", param=name
+                    )
+                stack.append(((*path, str(key)), child))
+        elif isinstance(value, list):
+            stack.extend(((*path, "*"), item) for item in value)
+
+
+_TAGS = frozenset(
+    {"system", "developer", "user", "assistant", "tool", "text", "image_url", "refusal", "other"}
+)
+_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as an OpenAI `param` (`messages[0].content`)."""
+    out = ""
+    after_index = False
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            after_index = True
+            continue
+        if after_index and part in _TAGS:
+            after_index = False
+            continue  # the discriminator tag pydantic inserts
+        after_index = False
+        if "[" in part or "-" in part or part in _TYPE_NAMES:
+            continue  # union branch names, e.g. "str", "list[...]" or "function-after"
+        out += f".{part}" if out else part
+    return out
+
+
+def validate_chat(data: dict[str, Any]) -> ChatCompletionRequest:
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        # Of a union's failed branches, the deepest location says the most.
+        first = max(exc.errors(include_url=False, include_input=False), key=lambda e: len(e["loc"]))
+        param = _param(tuple(first["loc"]))
+        message = f"Invalid value for '{param}': {first['msg']}." if param else first["msg"]
+        raise InvalidRequestError(message, param=param or None) from None

@@ -1,0 +1,63 @@
+"""Per-sandbox state the routes share: the model config and the master key.
+
+Both are loaded on first use (Secrets Manager reads run in a worker thread)
+and cached for the life of the sandbox; `reset()` drops them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import anyio.to_thread
+
+from gateway import aws
+from gateway.config import GatewayConfig, env_lookup, parse_config, read_config, settings
+from gateway.errors import ServiceUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _load_config() -> GatewayConfig:
+    current = settings()
+    secrets = aws.secret_json(current.provider_secrets_arn) if current.provider_secrets_arn else {}
+    raw = read_config(current.config_path) if current.config_path else {}
+    return parse_config(raw, env_lookup(secrets))
+
+
+async def gateway_config() -> GatewayConfig:
+    if _load_config.cache_info().currsize:
+        return _load_config()
+    try:
+        return await anyio.to_thread.run_sync(_load_config)
+    except Exception:
+        logger.exception("could not load the gateway config")
+        raise ServiceUnavailableError(
+            "The gateway is not configured correctly.", headers={"retry-after": "5"}
+        ) from None
+
+
+def _secret_master_key(arn: str) -> str:
+    return aws.secret_string(arn).strip()
+
+
+async def master_key() -> str | None:
+    current = settings()
+    if current.master_key:
+        return current.master_key
+    if current.master_key_secret_arn:
+        try:
+            return await anyio.to_thread.run_sync(_secret_master_key, current.master_key_secret_arn)
+        except Exception:
+            logger.exception("could not read the master key secret")
+            raise ServiceUnavailableError(
+                "The gateway cannot verify keys right now.", headers={"retry-after": "5"}
+            ) from None
+    return (await gateway_config()).master_key
+
+
+def reset() -> None:
+    _load_config.cache_clear()
+    settings.cache_clear()
+    aws.reset()

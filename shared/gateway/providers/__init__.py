@@ -1,0 +1,1 @@
+"""Provider dialects (code) and the provider catalog (data)."""

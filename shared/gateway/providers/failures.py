@@ -1,0 +1,68 @@
+"""Upstream failures by HTTP status: the fallback every dialect's map_error shares.
+
+The client gets our message plus, at most, the vendor's own short `message`
+field (redacted later by the pipeline); never the raw upstream body.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from gateway import errors
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_MAX_VENDOR_MESSAGE = 400
+
+
+def retry_after_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Retry-After in whole seconds, from `retry-after` or `retry-after-ms`."""
+    value = headers.get("retry-after")
+    if value and value.strip().isdigit():
+        return {"retry-after": value.strip()}
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return {"retry-after": str(max(1, round(float(millis) / 1000)))}
+        except ValueError:
+            return {}
+    return {}
+
+
+def vendor_message(text: object) -> str:
+    """A vendor's error message, flattened and bounded."""
+    if not isinstance(text, str):
+        return ""
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat[:_MAX_VENDOR_MESSAGE]
+
+
+def for_status(
+    status: int, detail: str, headers: Mapping[str, str]
+) -> errors.GatewayError:
+    """Map an upstream status to the gateway error a client should see."""
+    suffix = f": {detail}" if detail else "."
+    retry = retry_after_headers(headers)
+    if status in (401, 403):
+        return errors.UpstreamAuthError(
+            "The provider rejected the gateway's credentials for this model."
+        )
+    if status == 404:
+        return errors.UpstreamError(f"The provider does not know this model{suffix}")
+    if status in (408, 504):
+        return errors.UpstreamTimeoutError("The provider timed out.", headers=retry)
+    if status == 413:
+        return errors.InvalidRequestError(f"The provider says the request is too large{suffix}")
+    if status == 429:
+        return errors.RateLimitError(
+            f"The provider is rate limiting this model{suffix}", headers=retry
+        )
+    if 400 <= status < 500:
+        return errors.InvalidRequestError(f"The provider rejected the request{suffix}")
+    if status in (503, 529):
+        return errors.ServiceUnavailableError(
+            f"The provider is overloaded{suffix}", headers=retry or {"retry-after": "1"}
+        )
+    return errors.UpstreamError(f"The provider failed with status {status}.")

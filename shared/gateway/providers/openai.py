@@ -1,0 +1,188 @@
+"""Dialect: OpenAI Chat Completions, for OpenAI and every OpenAI-compatible vendor.
+
+Reference: https://platform.openai.com/docs/api-reference/chat (API v1).
+Parameters pass through unchanged (the declared passthrough policy); the gateway
+only replaces `model`, asks for the usage chunk when streaming, and strips
+`metadata`, which is the gateway's own (LiteLLM proxy semantics).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gateway import errors
+from gateway.providers import failures
+from gateway.providers.spec import (
+    Completion,
+    ResponseMeta,
+    StreamState,
+    Target,
+    TokenUsage,
+    UpstreamEvent,
+    UpstreamRequest,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from gateway.providers.params import ParamTable
+    from gateway.schemas.openai import (
+        ChatCompletion,
+        ChatCompletionChunk,
+        ChatCompletionRequest,
+        FinishReason,
+    )
+
+PARAMS: ParamTable | None = None  # passthrough
+
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "function_call": "function_call",
+    "eos": "stop",
+    "end_turn": "stop",
+}
+
+ERRORS: dict[str, type[errors.GatewayError]] = {
+    "context_length_exceeded": errors.ContextLengthError,
+    "string_above_max_length": errors.ContextLengthError,
+    "content_policy_violation": errors.ContentPolicyError,
+    "content_filter": errors.ContentPolicyError,
+}
+
+_GATEWAY_ONLY = ("metadata",)
+
+
+def endpoint(api_base: str) -> str:
+    """LiteLLM accepts api_base with or without the endpoint path."""
+    base = api_base.rstrip("/")
+    base = base.removesuffix("/chat/completions")
+    return base + "/chat/completions"
+
+
+def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamRequest:
+    body: dict[str, Any] = request.model_dump(exclude_unset=True, by_alias=True)
+    for name in _GATEWAY_ONLY:
+        body.pop(name, None)
+    body["model"] = target.model
+    stream = bool(request.stream)
+    if stream:
+        # Usage drives cost; the client sees the usage chunk only if it asked.
+        body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+    headers = {"content-type": "application/json"}
+    if target.api_key:
+        headers["authorization"] = f"Bearer {target.api_key}"
+    return UpstreamRequest(url=endpoint(target.api_base), body=body, headers=headers, stream=stream)
+
+
+def _usage(raw: Any) -> TokenUsage | None:
+    if not isinstance(raw, dict):
+        return None
+    prompt = raw.get("prompt_tokens") or 0
+    details = raw.get("prompt_tokens_details") or {}
+    out_details = raw.get("completion_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=int(prompt),
+        output_tokens=int(raw.get("completion_tokens") or 0),
+        cache_read_tokens=int(details.get("cached_tokens") or 0),
+        reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
+    )
+
+
+def _finish(reason: Any) -> FinishReason | None:
+    if reason is None:
+        return None
+    return FINISH_REASONS.get(str(reason), "stop")
+
+
+def _loads(body: bytes | str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise errors.UpstreamError("The provider sent an invalid response.") from None
+
+
+def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
+    data = _loads(body)
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise errors.UpstreamError("The provider sent a response without choices.")
+    for choice in choices:
+        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+            raise errors.UpstreamError("The provider sent a malformed choice.")
+        choice["finish_reason"] = _finish(choice.get("finish_reason")) or "stop"
+    data.update(id=meta.id, model=meta.model, object="chat.completion", created=meta.created)
+    response: ChatCompletion = data
+    return Completion(response=response, usage=_usage(data.get("usage")) or TokenUsage())
+
+
+@dataclass(slots=True)
+class OpenAIStreamState(StreamState):
+    pass
+
+
+def new_stream_state(meta: ResponseMeta) -> OpenAIStreamState:
+    return OpenAIStreamState(meta=meta)
+
+
+def parse_stream_event(
+    state: OpenAIStreamState, event: UpstreamEvent
+) -> list[ChatCompletionChunk]:
+    if event.data == "[DONE]":
+        state.done = True
+        return []
+    data = _loads(event.data)
+    if not isinstance(data, dict):
+        raise errors.UpstreamError("The provider sent a malformed stream event.")
+    if "error" in data:
+        raise _error_from(data, 200, {})
+    usage = _usage(data.pop("usage", None))
+    if usage is not None:
+        state.usage = usage
+    choices = data.get("choices")
+    if not choices:
+        return []  # the usage chunk: re-emitted by the pipeline when asked for
+    for choice in choices:
+        reason = _finish(choice.get("finish_reason"))
+        choice["finish_reason"] = reason
+        if reason is not None:
+            state.finish_reason = reason
+    data.update(id=state.meta.id, model=state.meta.model, created=state.meta.created)
+    return [data]  # type: ignore[list-item]
+
+
+def finish_stream(state: OpenAIStreamState) -> list[ChatCompletionChunk]:
+    if state.finish_reason is None:
+        raise errors.UpstreamError("The provider's stream ended before it finished.")
+    return []
+
+
+def _error_from(
+    data: Any, status: int, headers: Mapping[str, str]
+) -> errors.GatewayError:
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return failures.for_status(status if status >= 400 else 502, "", headers)
+    detail = failures.vendor_message(err.get("message"))
+    kind = ERRORS.get(str(err.get("code"))) or ERRORS.get(str(err.get("type")))
+    if kind is not None:
+        return kind(detail or "The provider rejected the request.")
+    if status < 400:  # an error event inside a 200 stream
+        return errors.UpstreamError(f"The provider failed mid-stream: {detail}")
+    mapped = failures.for_status(status, detail, headers)
+    param = err.get("param")
+    if mapped.status == 400 and isinstance(param, str):
+        mapped.param = param
+    return mapped
+
+
+def map_error(status: int, body: bytes, headers: Mapping[str, str]) -> errors.GatewayError:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    return _error_from(data, status, headers)

@@ -1,0 +1,127 @@
+"""The contract between the request pipeline and a provider dialect.
+
+A dialect is a module with pure functions (no I/O):
+
+    build_request(request, target) -> UpstreamRequest
+    parse_response(body, meta) -> Completion
+    new_stream_state(meta) -> StreamState
+    parse_stream_event(state, event) -> list[ChatCompletionChunk]
+    finish_stream(state) -> list[ChatCompletionChunk]   # raises if the stream was cut
+    map_error(status, body, headers) -> GatewayError
+
+and the tables PARAMS, FINISH_REASONS, ERRORS. The transport does the I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from gateway.errors import GatewayError
+    from gateway.providers.params import ParamTable
+    from gateway.schemas.openai import (
+        ChatCompletion,
+        ChatCompletionChunk,
+        ChatCompletionRequest,
+        FinishReason,
+    )
+
+Framing = Literal["sse", "eventstream"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One deployment, resolved: where to send, with which credentials, which model."""
+
+    model_name: str  # the public name clients ask for
+    provider: str  # catalog row name, e.g. "openai", "groq", "anthropic", "bedrock"
+    dialect: str  # module name under gateway.providers
+    model: str  # the upstream model id
+    api_base: str
+    api_key: str | None = None
+    region: str | None = None
+    timeout_s: float = 600.0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # other litellm_params
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: bool = False
+    framing: Framing = "sse"
+    sigv4_region: str | None = None  # set: the transport signs for service "bedrock"
+    dropped_params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamEvent:
+    """One frame of an upstream stream: an SSE event or an AWS event-stream message."""
+
+    name: str  # SSE `event:` (default "message"); event-stream :event-type/:exception-type
+    data: str
+    is_exception: bool = False
+
+
+@dataclass(slots=True)
+class TokenUsage:
+    """Tokens as billed. `input_tokens` counts every prompt token, cached ones included."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseMeta:
+    """What every response and chunk of one request shares."""
+
+    id: str
+    created: int
+    model: str
+
+
+@dataclass(slots=True)
+class Completion:
+    response: ChatCompletion
+    usage: TokenUsage
+
+
+@dataclass(slots=True)
+class StreamState:
+    """Memory across the events of one stream; dialects subclass it."""
+
+    meta: ResponseMeta
+    usage: TokenUsage | None = None
+    finish_reason: FinishReason | None = None
+    done: bool = False
+
+
+class Dialect(Protocol):
+    PARAMS: ParamTable
+    FINISH_REASONS: Mapping[str, FinishReason]
+    ERRORS: Mapping[Any, type[GatewayError]]
+
+    def build_request(
+        self, request: ChatCompletionRequest, target: Target
+    ) -> UpstreamRequest: ...
+
+    def parse_response(self, body: bytes, meta: ResponseMeta) -> Completion: ...
+
+    def new_stream_state(self, meta: ResponseMeta) -> StreamState: ...
+
+    def parse_stream_event(
+        self, state: Any, event: UpstreamEvent
+    ) -> list[ChatCompletionChunk]: ...
+
+    def finish_stream(self, state: Any) -> list[ChatCompletionChunk]: ...
+
+    def map_error(
+        self, status: int, body: bytes, headers: Mapping[str, str]
+    ) -> GatewayError: ...

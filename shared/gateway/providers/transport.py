@@ -1,0 +1,148 @@
+"""The one module that talks to providers: a shared httpx client, SigV4 for Bedrock,
+and stream framing (SSE, or AWS event-stream through botocore's decoder).
+
+Redirects are never followed and proxy variables in the environment are ignored,
+so provider credentials only ever go to the configured base URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+
+from gateway import errors
+from gateway.config import settings
+from gateway.providers.spec import UpstreamEvent
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from gateway.providers.spec import Framing, UpstreamRequest
+
+
+@dataclass(slots=True)
+class RawResponse:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+@functools.cache
+def client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        timeout=httpx.Timeout(600.0, connect=settings().connect_timeout_s),
+    )
+
+
+async def close() -> None:
+    if client.cache_info().currsize:
+        await client().aclose()
+        client.cache_clear()
+
+
+def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
+    body = json.dumps(request.body, separators=(",", ":")).encode()
+    headers = dict(request.headers)
+    if request.sigv4_region:
+        headers = _sigv4(request.url, body, headers, request.sigv4_region)
+    timeout = httpx.Timeout(timeout_s, connect=settings().connect_timeout_s)
+    return client().build_request(
+        "POST", request.url, content=body, headers=headers, extensions={"timeout": timeout.as_dict()}
+    )
+
+
+def _sigv4(url: str, body: bytes, headers: dict[str, str], region: str) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from gateway.aws import frozen_credentials
+
+    aws_request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(frozen_credentials(), "bedrock", region).add_auth(aws_request)
+    return dict(aws_request.headers.items())
+
+
+def _transport_error(exc: Exception) -> errors.GatewayError:
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.UpstreamTimeoutError("The provider did not answer in time.")
+    return errors.UpstreamError("The gateway could not reach the provider.")
+
+
+async def send(request: UpstreamRequest, timeout_s: float) -> RawResponse:
+    try:
+        response = await client().send(_build(request, timeout_s))
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc) from None
+    return RawResponse(response.status_code, response.headers, response.content)
+
+
+@dataclass(slots=True)
+class UpstreamStream:
+    status: int
+    headers: httpx.Headers
+    response: httpx.Response
+    framing: Framing
+
+    async def body(self) -> bytes:
+        try:
+            return await self.response.aread()
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from None
+
+    async def events(self) -> AsyncIterator[UpstreamEvent]:
+        decode = _sse_frames if self.framing == "sse" else _eventstream_frames
+        try:
+            async for event in decode(self.response.aiter_raw()):
+                yield event
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from None
+
+
+@contextlib.asynccontextmanager
+async def open_stream(request: UpstreamRequest, timeout_s: float) -> AsyncIterator[UpstreamStream]:
+    try:
+        response = await client().send(_build(request, timeout_s), stream=True)
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc) from None
+    try:
+        yield UpstreamStream(response.status_code, response.headers, response, request.framing)
+    finally:
+        await response.aclose()
+
+
+async def _sse_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[UpstreamEvent]:
+    from gateway.providers.sse import SSEDecoder
+
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event
+
+
+async def _eventstream_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[UpstreamEvent]:
+    from botocore.eventstream import EventStreamBuffer, EventStreamError
+
+    buffer = EventStreamBuffer()
+    async for chunk in chunks:
+        buffer.add_data(chunk)
+        try:
+            messages = list(buffer)
+        except EventStreamError:
+            raise errors.UpstreamError("The provider sent a corrupt event stream.") from None
+        for message in messages:
+            headers = message.headers
+            kind = headers.get(":message-type", "event")
+            name = headers.get(":exception-type") or headers.get(":event-type") or "error"
+            yield UpstreamEvent(
+                name=str(name),
+                data=message.payload.decode("utf-8", "replace"),
+                is_exception=kind != "event",
+            )

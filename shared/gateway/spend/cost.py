@@ -1,0 +1,83 @@
+"""Cost of a response from its usage, in integer micro-dollars.
+
+Prices come from genai-prices (maintained price data), unless the deployment's
+model_info sets per-token prices, which then win. genai-prices is imported on
+first use (it costs ~0.25 s), never at app import; the app warms it at startup.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.config import Deployment
+    from gateway.providers.spec import TokenUsage
+
+logger = logging.getLogger(__name__)
+
+MICROS = Decimal(1_000_000)
+
+
+def _override(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
+    info = deployment.info
+    if info.input_cost_per_token is None and info.output_cost_per_token is None:
+        return None
+    input_price = Decimal(str(info.input_cost_per_token or 0))
+    read_price = (
+        Decimal(str(info.cache_read_input_token_cost))
+        if info.cache_read_input_token_cost is not None
+        else input_price
+    )
+    write_price = (
+        Decimal(str(info.cache_creation_input_token_cost))
+        if info.cache_creation_input_token_cost is not None
+        else input_price
+    )
+    uncached = max(0, usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens)
+    return (
+        uncached * input_price
+        + usage.cache_read_tokens * read_price
+        + usage.cache_write_tokens * write_price
+        + usage.output_tokens * Decimal(str(info.output_cost_per_token or 0))
+    )
+
+
+def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
+    from genai_prices import Usage, calc_price
+
+    try:
+        price = calc_price(
+            Usage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+            ),
+            model_ref=deployment.target.model,
+            provider_id=deployment.prices_provider,
+        )
+    except LookupError:
+        logger.warning("no price for %s/%s", deployment.target.provider, deployment.target.model)
+        return None
+    return Decimal(price.total_price)
+
+
+def cost_micros(usage: TokenUsage, deployment: Deployment) -> int | None:
+    """The response's cost in micro-dollars, rounded half up; None when no price is known."""
+    total = _override(usage, deployment)
+    if total is None:
+        total = _catalog_price(usage, deployment)
+    if total is None:
+        return None
+    return int((total * MICROS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_usd(micros: int) -> str:
+    return f"{Decimal(micros) / MICROS:.6f}"
+
+
+def warm() -> None:
+    """Load the price data now (at startup) rather than on the first request."""
+    import genai_prices  # noqa: F401
