@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench clean
+.PHONY: venv test lint typecheck unit dev lock bench clean build validate
 
 venv: $(STAMP)
 
@@ -45,3 +45,20 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache
+
+# ---- sam build / validate (tool venv .venv-sam, apart from the dev venv) ----
+SAM_VERSION := 1.170.0
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+
+$(SAM_VENV)/.sam-$(SAM_VERSION):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_VERSION)
+	touch $@
+
+build: $(SAM_VENV)/.sam-$(SAM_VERSION)  ## sam build through functions/api and layers/deps Makefiles (no Docker)
+	$(SAM) build
+
+validate: $(SAM_VENV)/.sam-$(SAM_VERSION)  ## sam validate (lint, then SAM rules; offline)
+	$(SAM) validate --lint
+	$(SAM) validate --region us-east-1

@@ -34,7 +34,9 @@ def session() -> Session:
 def client(service: str) -> Any:
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10
+    )
     return session().client(service, config=config)  # type: ignore[call-overload]
 
 

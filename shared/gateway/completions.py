@@ -94,9 +94,7 @@ async def _open_stream(
     target = deployment.target
     stack = contextlib.AsyncExitStack()
     try:
-        handle = await stack.enter_async_context(
-            transport.open_stream(upstream, target.timeout_s)
-        )
+        handle = await stack.enter_async_context(transport.open_stream(upstream, target.timeout_s))
         if handle.status >= 400:
             body = await handle.body()
             raise _scrubbed(speaker.map_error(handle.status, body, handle.headers), target)

@@ -127,8 +127,15 @@ def env_lookup(secrets: Mapping[str, str]) -> Callable[[str], str | None]:
 
 _INFO_FIELDS = frozenset(ModelInfo.__dataclass_fields__)
 _TARGET_KEYS = frozenset(
-    {"model", "api_base", "api_key", "aws_region_name", "aws_bedrock_runtime_endpoint",
-     "timeout", "stream_timeout"}
+    {
+        "model",
+        "api_base",
+        "api_key",
+        "aws_region_name",
+        "aws_bedrock_runtime_endpoint",
+        "timeout",
+        "stream_timeout",
+    }
 )
 
 

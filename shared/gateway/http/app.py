@@ -28,8 +28,9 @@ logger = logging.getLogger("gateway")
 
 def error_response(request: Request, error: errors.GatewayError) -> Response:
     headers = {**error.headers, "x-request-id": request_id(request)}
-    return Response(error.body_bytes(), status_code=error.status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        error.body_bytes(), status_code=error.status, headers=headers, media_type="application/json"
+    )
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
@@ -42,7 +43,9 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        error: errors.GatewayError = errors.MethodNotAllowedError("Method not allowed for this route.")
+        error: errors.GatewayError = errors.MethodNotAllowedError(
+            "Method not allowed for this route."
+        )
     elif exc.status_code == 404:
         error = errors.NotFoundError(f"Unknown route: {request.url.path}")
     else:
@@ -51,7 +54,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, error)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+async def _unexpected(request: Request, _exc: Exception) -> Response:
     logger.exception("unhandled error", extra={"request_id": request_id(request)})
     return error_response(request, errors.InternalError("The gateway failed; retry later."))
 

@@ -18,18 +18,40 @@ if TYPE_CHECKING:
 # are the operator's (config) and never a caller's, at any depth of the body.
 BANNED_KEYS = frozenset(
     {
-        "api_base", "base_url", "api_key", "api_version", "api_type", "organization",
-        "azure_endpoint", "azure_ad_token", "azure_deployment", "extra_headers", "headers",
-        "extra_body", "extra_query", "custom_llm_provider", "proxy", "proxies", "endpoint",
-        "user_config", "litellm_params", "mock_response", "input_cost_per_token",
-        "output_cost_per_token", "secret_fields", "client_secret",
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "api_type",
+        "organization",
+        "azure_endpoint",
+        "azure_ad_token",
+        "azure_deployment",
+        "extra_headers",
+        "headers",
+        "extra_body",
+        "extra_query",
+        "custom_llm_provider",
+        "proxy",
+        "proxies",
+        "endpoint",
+        "user_config",
+        "litellm_params",
+        "mock_response",
+        "input_cost_per_token",
+        "output_cost_per_token",
+        "secret_fields",
+        "client_secret",
     }
 )
 BANNED_PREFIXES = ("aws_", "vertex_", "azure_", "bedrock_", "litellm_")
 
 # JSON Schema documents describe the caller's own tools and outputs; their
 # property names (a tool may well take a "base_url") choose nothing of ours.
-_SCHEMA_PATHS = (("tools", "*", "function", "parameters"), ("response_format", "json_schema", "schema"))
+_SCHEMA_PATHS = (
+    ("tools", "*", "function", "parameters"),
+    ("response_format", "json_schema", "schema"),
+)
 
 
 async def read_body(request: Request) -> bytes:
@@ -48,7 +70,9 @@ async def read_body(request: Request) -> bytes:
 
 def parse_json(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
-        raise InvalidRequestError("The request body is empty; send a JSON object.", code="invalid_json")
+        raise InvalidRequestError(
+            "The request body is empty; send a JSON object.", code="invalid_json"
+        )
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -62,7 +86,9 @@ def parse_json(raw: bytes) -> dict[str, Any]:
 
 def _is_schema(path: tuple[str, ...]) -> bool:
     for pattern in _SCHEMA_PATHS:
-        if len(path) == len(pattern) and all(p in ("*", s) for p, s in zip(pattern, path, strict=True)):
+        if len(path) == len(pattern) and all(
+            p in ("*", s) for p, s in zip(pattern, path, strict=True)
+        ):
             return True
     return False
 

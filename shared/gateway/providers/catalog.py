@@ -21,18 +21,28 @@ class ProviderRow:
 
 CATALOG: dict[str, ProviderRow] = {
     "openai": ProviderRow("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "openai"),
-    "anthropic": ProviderRow("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "anthropic"),
+    "anthropic": ProviderRow(
+        "anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", "anthropic"
+    ),
     "bedrock": ProviderRow("bedrock", "", None, "aws"),
     "groq": ProviderRow("openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "groq"),
     "mistral": ProviderRow("openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "mistral"),
-    "deepseek": ProviderRow("openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek"),
-    "together_ai": ProviderRow("openai", "https://api.together.xyz/v1", "TOGETHERAI_API_KEY", "together"),
+    "deepseek": ProviderRow(
+        "openai", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek"
+    ),
+    "together_ai": ProviderRow(
+        "openai", "https://api.together.xyz/v1", "TOGETHERAI_API_KEY", "together"
+    ),
     "fireworks_ai": ProviderRow(
         "openai", "https://api.fireworks.ai/inference/v1", "FIREWORKS_AI_API_KEY", "fireworks"
     ),
-    "openrouter": ProviderRow("openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openrouter"),
+    "openrouter": ProviderRow(
+        "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openrouter"
+    ),
     "xai": ProviderRow("openai", "https://api.x.ai/v1", "XAI_API_KEY", "x-ai"),
-    "perplexity": ProviderRow("openai", "https://api.perplexity.ai", "PERPLEXITYAI_API_KEY", "perplexity"),
+    "perplexity": ProviderRow(
+        "openai", "https://api.perplexity.ai", "PERPLEXITYAI_API_KEY", "perplexity"
+    ),
     "cerebras": ProviderRow("openai", "https://api.cerebras.ai/v1", "CEREBRAS_API_KEY", "cerebras"),
     "deepinfra": ProviderRow(
         "openai", "https://api.deepinfra.com/v1/openai", "DEEPINFRA_API_KEY", None

@@ -39,9 +39,7 @@ def vendor_message(text: object) -> str:
     return flat[:_MAX_VENDOR_MESSAGE]
 
 
-def for_status(
-    status: int, detail: str, headers: Mapping[str, str]
-) -> errors.GatewayError:
+def for_status(status: int, detail: str, headers: Mapping[str, str]) -> errors.GatewayError:
     """Map an upstream status to the gateway error a client should see."""
     suffix = f": {detail}" if detail else "."
     retry = retry_after_headers(headers)

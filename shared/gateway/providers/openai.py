@@ -129,9 +129,7 @@ def new_stream_state(meta: ResponseMeta) -> OpenAIStreamState:
     return OpenAIStreamState(meta=meta)
 
 
-def parse_stream_event(
-    state: OpenAIStreamState, event: UpstreamEvent
-) -> list[ChatCompletionChunk]:
+def parse_stream_event(state: OpenAIStreamState, event: UpstreamEvent) -> list[ChatCompletionChunk]:
     if event.data == "[DONE]":
         state.done = True
         return []
@@ -161,9 +159,7 @@ def finish_stream(state: OpenAIStreamState) -> list[ChatCompletionChunk]:
     return []
 
 
-def _error_from(
-    data: Any, status: int, headers: Mapping[str, str]
-) -> errors.GatewayError:
+def _error_from(data: Any, status: int, headers: Mapping[str, str]) -> errors.GatewayError:
     err = data.get("error") if isinstance(data, dict) else None
     if not isinstance(err, dict):
         return failures.for_status(status if status >= 400 else 502, "", headers)

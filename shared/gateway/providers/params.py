@@ -68,9 +68,7 @@ TRANSLATED_DEFAULTS: dict[str, Support] = {
 }
 
 
-def check(
-    request: ChatCompletionRequest, table: ParamTable | None
-) -> tuple[str, ...]:
+def check(request: ChatCompletionRequest, table: ParamTable | None) -> tuple[str, ...]:
     """Apply the policy; return the dropped parameter names (sorted).
 
     `table` None means passthrough (an OpenAI-compatible upstream).

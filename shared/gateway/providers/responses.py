@@ -64,9 +64,7 @@ def chunk(
         "object": "chat.completion.chunk",
         "created": meta.created,
         "model": meta.model,
-        "choices": [
-            {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
-        ],
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
     }
 
 

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -55,7 +55,11 @@ def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
         headers = _sigv4(request.url, body, headers, request.sigv4_region)
     timeout = httpx.Timeout(timeout_s, connect=settings().connect_timeout_s)
     return client().build_request(
-        "POST", request.url, content=body, headers=headers, extensions={"timeout": timeout.as_dict()}
+        "POST",
+        request.url,
+        content=body,
+        headers=headers,
+        extensions={"timeout": timeout.as_dict()},
     )
 
 
@@ -138,7 +142,7 @@ async def _eventstream_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[Ups
         except EventStreamError:
             raise errors.UpstreamError("The provider sent a corrupt event stream.") from None
         for message in messages:
-            headers = message.headers
+            headers: dict[str, Any] = message.headers  # type: ignore[assignment]
             kind = headers.get(":message-type", "event")
             name = headers.get(":exception-type") or headers.get(":event-type") or "error"
             yield UpstreamEvent(

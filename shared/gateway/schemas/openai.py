@@ -7,10 +7,10 @@ Reference: https://platform.openai.com/docs/api-reference/chat/create
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 
 class _Wire(BaseModel):
@@ -54,12 +54,10 @@ def _part_tag(value: Any) -> str:
 
 
 ContentPart = Annotated[
-    Union[
-        Annotated[TextPart, Tag("text")],
-        Annotated[ImagePart, Tag("image_url")],
-        Annotated[RefusalPart, Tag("refusal")],
-        Annotated[OtherPart, Tag("other")],
-    ],
+    Annotated[TextPart, Tag("text")]
+    | Annotated[ImagePart, Tag("image_url")]
+    | Annotated[RefusalPart, Tag("refusal")]
+    | Annotated[OtherPart, Tag("other")],
     Discriminator(_part_tag),
 ]
 
@@ -113,7 +111,7 @@ class ToolMessage(_Wire):
 
 
 Message = Annotated[
-    Union[SystemMessage, DeveloperMessage, UserMessage, AssistantMessage, ToolMessage],
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
     Field(discriminator="role"),
 ]
 

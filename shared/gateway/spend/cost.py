@@ -7,9 +7,11 @@ first use (it costs ~0.25 s), never at app import; the app warms it at startup.
 
 from __future__ import annotations
 
+import functools
 import logging
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.config import Deployment
@@ -44,23 +46,39 @@ def _override(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
     )
 
 
-def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
-    from genai_prices import Usage, calc_price
+@functools.lru_cache(maxsize=512)
+def _priced_model(model_ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+    """genai-prices' model lookup (the slow part, ~1 ms), once per deployment."""
+    from genai_prices import data_snapshot
 
     try:
-        price = calc_price(
-            Usage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-            ),
-            model_ref=deployment.target.model,
-            provider_id=deployment.prices_provider,
+        found: tuple[Any, Any] = data_snapshot.get_snapshot().find_provider_model(
+            model_ref, None, provider_id, None
         )
     except LookupError:
-        logger.warning("no price for %s/%s", deployment.target.provider, deployment.target.model)
+        logger.warning("no price for %s/%s", provider_id, model_ref)
         return None
+    return found
+
+
+def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
+    from genai_prices import Usage
+
+    found = _priced_model(deployment.target.model, deployment.prices_provider)
+    if found is None:
+        return None
+    provider, model = found
+    price = model.calc_price(
+        Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        ),
+        provider,
+        genai_request_timestamp=datetime.now(tz=UTC),
+        auto_update_timestamp=None,
+    )
     return Decimal(price.total_price)
 
 

@@ -1,0 +1,1 @@
+"""Local development and test helpers: the provider simulator."""

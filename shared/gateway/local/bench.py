@@ -1,0 +1,182 @@
+"""Measure the gateway against the budgets in ARCHITECTURE.md (a script, not a test).
+
+    make bench            # or: PYTHONPATH=shared python -m gateway.local.bench -n 500
+
+1. Import of the API app in a fresh interpreter: wall time and peak RSS (median of 5).
+2. Overhead at c=1 under uvicorn: the same requests sent to the provider
+   simulator directly and through the gateway; p50 latency of each, and the
+   gateway process's CPU time per request (from /proc, so it holds on a noisy
+   machine). Non-streamed, and streamed with 50 chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HOST = "127.0.0.1"
+MASTER = "sk-bench-master"
+SHARED = str(Path(__file__).resolve().parents[2])
+IMPORT_PROBE = (
+    "import time, resource; t = time.perf_counter();"
+    "from gateway.http.app import create_app; create_app();"
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": SHARED}
+
+
+def measure_import(runs: int = 5) -> tuple[float, float]:
+    walls, rss = [], []
+    for _ in range(runs):
+        out = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", IMPORT_PROBE],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            check=True,
+        ).stdout.split()
+        walls.append(float(out[0]))
+        rss.append(int(out[1]) / 1024)
+    return statistics.median(walls), statistics.median(rss)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run(
+    client: httpx.Client, url: str, body: dict[str, object], n: int, headers: dict[str, str]
+) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        with client.stream("POST", url, json=body, headers=headers) as response:
+            for _chunk in response.iter_raw():
+                pass
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: {response.status_code}")
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def measure_overhead(n: int) -> dict[str, float]:
+    sim_port, gw_port = _free_port(), _free_port()
+    sim = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
+        env=_env(),
+    )
+    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115
+    json.dump(
+        {
+            "model_list": [
+                {
+                    "model_name": "bench",
+                    "litellm_params": {
+                        "model": "openai/bench",
+                        "api_base": f"http://{HOST}:{sim_port}/v1",
+                        "api_key": "sk-sim",
+                    },
+                }
+            ]
+        },
+        config,
+    )
+    config.close()
+    gw = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "gateway.http.app:create_app",
+            "--host",
+            HOST,
+            "--port",
+            str(gw_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env={**_env(), "GATEWAY_CONFIG": config.name, "GATEWAY_MASTER_KEY": MASTER},
+    )
+    results: dict[str, float] = {}
+    try:
+        _wait(f"http://{HOST}:{sim_port}/v1/models")
+        _wait(f"http://{HOST}:{gw_port}/health")
+        auth = {"authorization": f"Bearer {MASTER}"}
+        with httpx.Client(timeout=30) as client:
+            for label, chunks in (("plain", 0), ("stream50", 50)):
+                body: dict[str, object] = {
+                    "model": "bench",
+                    "messages": [{"role": "user", "content": "hello " * 20}],
+                    "max_tokens": 64,
+                }
+                sim_headers = dict(auth)
+                if chunks:
+                    body["stream"] = True
+                    body["messages"] = [{"role": "user", "content": f"[sim-chunks:{chunks}] hello"}]
+                direct_url = f"http://{HOST}:{sim_port}/v1/chat/completions"
+                gw_url = f"http://{HOST}:{gw_port}/v1/chat/completions"
+                _run(client, direct_url, body, 50, sim_headers)
+                _run(client, gw_url, body, 50, auth)
+                direct = _run(client, direct_url, body, n, sim_headers)
+                cpu0 = _cpu_seconds(gw.pid)
+                via = _run(client, gw_url, body, n, auth)
+                cpu = (_cpu_seconds(gw.pid) - cpu0) / n * 1000
+                results[f"{label}_direct_p50_ms"] = statistics.median(direct)
+                results[f"{label}_gateway_p50_ms"] = statistics.median(via)
+                results[f"{label}_overhead_p50_ms"] = statistics.median(via) - statistics.median(
+                    direct
+                )
+                results[f"{label}_gateway_cpu_ms"] = cpu
+    finally:
+        for proc in (gw, sim):
+            proc.terminate()
+            proc.wait(timeout=10)
+        Path(config.name).unlink()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=500, help="requests per measurement")
+    args = parser.parse_args()
+    wall, rss = measure_import()
+    print(f"import: {wall:.3f} s wall, {rss:.0f} MB RSS (median of 5)")
+    for key, value in measure_overhead(args.n).items():
+        print(f"{key}: {value:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The ASGI app: vendor routes, test-control routes under ``/_sim``, and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.local.simulator.anthropic_api import AnthropicVendor
+from gateway.local.simulator.bedrock_api import BedrockVendor
+from gateway.local.simulator.engine import handle, sim_state
+from gateway.local.simulator.openai_api import OpenAIVendor, list_models
+from gateway.local.simulator.state import SimState
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from starlette.requests import Request
+
+    from gateway.local.simulator.engine import Vendor
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4010
+_PUBLIC_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - listed only to be refused
+
+
+class SimulatorApp(Starlette):
+    """A Starlette app with its state at hand: ``app.set_fault("429")``, ``app.requests``."""
+
+    def __init__(self, sim: SimState) -> None:
+        super().__init__(routes=_routes())
+        self.sim = sim
+        self.state.sim = sim
+
+    def set_fault(self, name: str | None, times: int | None = None) -> None:
+        self.sim.set_fault(name, times)
+
+    def reset(self) -> None:
+        self.sim.reset()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.sim.requests
+
+
+def create_app(state: SimState | None = None) -> SimulatorApp:
+    return SimulatorApp(state if state is not None else SimState())
+
+
+def _endpoint(vendor: Vendor) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await handle(vendor, request)
+
+    return endpoint
+
+
+async def _models(request: Request) -> Response:
+    denied = OpenAIVendor().check_auth(request)
+    return denied if denied is not None else await list_models(request)
+
+
+async def _requests(request: Request) -> Response:
+    return JSONResponse(sim_state(request).requests)
+
+
+async def _reset(request: Request) -> Response:
+    sim_state(request).reset()
+    return JSONResponse({"ok": True})
+
+
+def _fault_view(state: SimState) -> dict[str, Any]:
+    return {"fault": state.fault, "times": state.fault_times, "stall_seconds": state.stall_seconds}
+
+
+async def _fault(request: Request) -> Response:
+    """GET shows the server-level fault; POST {"fault", "times"?, "stall_seconds"?} sets it."""
+    state = sim_state(request)
+    if request.method == "POST":
+        try:
+            body = json.loads(await request.body() or b"{}")
+            state.set_fault(body.get("fault"), body.get("times"))
+            if body.get("stall_seconds") is not None:
+                state.stall_seconds = float(body["stall_seconds"])
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(_fault_view(state))
+
+
+async def _health(request: Request) -> Response:
+    del request
+    return JSONResponse({"status": "ok"})
+
+
+def _routes() -> list[Route]:
+    openai = _endpoint(OpenAIVendor())
+    post = ["POST"]
+    return [
+        Route("/v1/chat/completions", openai, methods=post),
+        Route("/chat/completions", openai, methods=post),
+        Route("/v1/models", _models, methods=["GET"]),
+        Route("/models", _models, methods=["GET"]),
+        Route("/v1/messages", _endpoint(AnthropicVendor()), methods=post),
+        Route(
+            "/model/{model_id:path}/converse", _endpoint(BedrockVendor(stream=False)), methods=post
+        ),
+        Route(
+            "/model/{model_id:path}/converse-stream",
+            _endpoint(BedrockVendor(stream=True)),
+            methods=post,
+        ),
+        Route("/_sim/requests", _requests, methods=["GET"]),
+        Route("/_sim/reset", _reset, methods=post),
+        Route("/_sim/fault", _fault, methods=["GET", "POST"]),
+        Route("/_sim/health", _health, methods=["GET"]),
+    ]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.local.simulator",
+        description="Fake OpenAI, Anthropic and Bedrock upstreams, with fault injection.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--stall-seconds", type=float, default=None, help="timeout/stall length")
+    parser.add_argument("--fault", default=None, help="server-level fault from the start")
+    parser.add_argument("--log-level", default="warning")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import uvicorn
+
+    args = _parser().parse_args(argv)
+    if args.host in _PUBLIC_HOSTS:
+        _parser().error("the simulator binds loopback only (e.g. 127.0.0.1)")
+    state = SimState()
+    state.set_fault(args.fault)
+    if args.stall_seconds is not None:
+        state.stall_seconds = args.stall_seconds
+    uvicorn.run(
+        create_app(state),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=1,
+    )

@@ -1,0 +1,267 @@
+"""The vendor-neutral request pipeline: record, authenticate, parse, pick a fault, answer.
+
+Fault selection, first match wins: header ``x-sim-fault``; a ``[sim-fault:NAME]`` marker in
+the last user message; the server-level fault (``SimState.set_fault`` / ``POST /_sim/fault``).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+from gateway.local.simulator.common import (
+    DEFAULT_CHUNKS,
+    ERROR_FAULTS,
+    HTML_PAGE,
+    INVALID_JSON,
+    MAX_CHUNKS,
+    Plan,
+    RequestError,
+    chunks_marker,
+    fault_marker,
+)
+from gateway.local.simulator.state import SimState, check_fault
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+    from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
+
+    from gateway.local.simulator.common import Parsed
+
+JSON = "application/json"
+Kind = Literal["meta", "delta", "tail"]
+
+
+@dataclass(frozen=True)
+class Ev:
+    """One encoded stream event; ``delta`` events carry content, ``tail`` ones end the stream."""
+
+    data: bytes
+    kind: Kind = "meta"
+
+
+@dataclass
+class ErrorContext:
+    """What an error body may mention."""
+
+    model: str = "unknown"
+    input_tokens: int = 1
+    credential: str = ""
+    request_id: str = "sim"
+    message: str | None = None
+    param: str | None = None
+
+
+class Vendor(abc.ABC):
+    """One wire format. Subclasses encode; the pipeline here decides what to send."""
+
+    name: str
+    stream_media_type: str = "text/event-stream; charset=utf-8"
+    content_policy_is_stop: bool = False  # True: a filtered 200 answer, not an HTTP error
+
+    @abc.abstractmethod
+    def credential(self, request: Request) -> str: ...
+
+    @abc.abstractmethod
+    def check_auth(self, request: Request) -> Response | None: ...
+
+    @abc.abstractmethod
+    def parse(self, body: dict[str, Any], request: Request) -> Parsed: ...
+
+    @abc.abstractmethod
+    def error(self, kind: str, ctx: ErrorContext) -> Response:
+        """``kind`` is an ERROR_FAULTS name, ``content_policy``, ``bad_json`` or ``denied``."""
+
+    @abc.abstractmethod
+    def success(self, plan: Plan) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def events(self, plan: Plan) -> list[Ev]: ...
+
+    @abc.abstractmethod
+    def stream_error(self) -> bytes: ...
+
+    @abc.abstractmethod
+    def stream_invalid(self) -> bytes: ...
+
+    def headers(self, request_id: str) -> dict[str, str]:
+        return {"x-request-id": request_id}
+
+    def request_id(self, seq: int) -> str:
+        return f"req_sim{seq:018d}"
+
+
+def json_response(body: object, status: int, headers: dict[str, str]) -> Response:
+    return Response(json.dumps(body).encode(), status, headers=headers, media_type=JSON)
+
+
+class StallResponse(Response):
+    """Send nothing until the client leaves or ``seconds`` pass, then a bare 504."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(b"", 504, media_type="text/plain")
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with anyio.move_on_after(self.seconds):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _stalled_body(seconds: float) -> AsyncIterator[bytes]:
+    await anyio.sleep(seconds)
+    yield b""
+
+
+def _cut(events: Sequence[Ev], nth_delta: int) -> int:
+    """Index just past the nth content event, or of the first terminal event if sooner."""
+    seen = 0
+    for index, event in enumerate(events):
+        if event.kind == "tail":
+            return index
+        if event.kind == "delta":
+            seen += 1
+            if seen == nth_delta:
+                return index + 1
+    return len(events)
+
+
+async def drive(
+    vendor: Vendor, events: list[Ev], fault: str | None, stall: float
+) -> AsyncIterator[bytes]:
+    """Yield the stream, broken the way ``fault`` says."""
+    if fault == "truncate":
+        events = events[: _cut(events, 2)]
+    elif fault in ("stall_after_first", "error_event", "invalid_json"):
+        events = events[: _cut(events, 1)]
+    for event in events:
+        yield event.data
+    if fault == "stall_after_first":
+        await anyio.sleep(stall)
+    elif fault == "error_event":
+        yield vendor.stream_error()
+    elif fault == "invalid_json":
+        yield vendor.stream_invalid()
+
+
+def _non_stream(vendor: Vendor, plan: Plan, fault: str | None, stall: float, rid: str) -> Response:
+    headers = vendor.headers(rid)
+    if fault == "stall_after_first":
+        return StreamingResponse(_stalled_body(stall), headers=headers, media_type=JSON)
+    body = json.dumps(vendor.success(plan)).encode()
+    if fault == "truncate":
+        body = body[: len(body) // 2]
+    elif fault == "invalid_json":
+        body = INVALID_JSON
+    return Response(body, headers=headers, media_type=JSON)
+
+
+def respond(
+    vendor: Vendor, plan: Plan, fault: str | None, ctx: ErrorContext, stall: float
+) -> Response:
+    stream = plan.parsed.stream
+    if fault in ERROR_FAULTS or (fault == "content_policy" and not vendor.content_policy_is_stop):
+        return vendor.error(fault, ctx)
+    if fault == "error_event" and not stream:
+        return vendor.error("500", ctx)
+    if fault == "timeout":
+        return StallResponse(stall)
+    if fault == "html":
+        return Response(HTML_PAGE, media_type="text/html; charset=utf-8")
+    plan.refused = fault == "content_policy"
+    if not stream:
+        return _non_stream(vendor, plan, fault, stall, ctx.request_id)
+    body = drive(vendor, vendor.events(plan), fault, stall)
+    headers = {**vendor.headers(ctx.request_id), "cache-control": "no-cache"}
+    return StreamingResponse(body, headers=headers, media_type=vendor.stream_media_type)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def select_fault(request: Request, user_text: str, state: SimState) -> str | None:
+    """Header, then message marker, then the server-level fault. Unknown names raise."""
+    named = request.headers.get("x-sim-fault") or fault_marker(user_text)
+    if named:
+        return check_fault(named)
+    return state.take_fault()
+
+
+def select_chunks(request: Request, user_text: str) -> int:
+    chosen = _int_or_none(request.headers.get("x-sim-chunks")) or chunks_marker(user_text)
+    return max(1, min(chosen or DEFAULT_CHUNKS, MAX_CHUNKS))
+
+
+def _record(request: Request, raw: bytes, body: object, vendor: str) -> dict[str, Any]:
+    return {
+        "vendor": vendor,
+        "method": request.method,
+        "path": request.url.path,
+        "raw_path": request.scope.get("raw_path", b"").decode("latin-1"),
+        "query": request.url.query,
+        "headers": dict(request.headers.items()),
+        "json": body,
+        "body": None if body is not None else raw.decode("utf-8", "replace"),
+    }
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+_ANSWERING = frozenset({"stall_after_first", "truncate", "error_event", "invalid_json"})
+
+
+def _cache_usage(state: SimState, parsed: Parsed, fault: str | None) -> tuple[int, int]:
+    """Only requests that get an answer touch the prompt cache."""
+    if fault is None or fault in _ANSWERING:
+        return state.cache_usage(parsed.scan, parsed.model)
+    return 0, 0
+
+
+def sim_state(request: Request) -> SimState:
+    state: SimState = request.app.state.sim
+    return state
+
+
+async def handle(vendor: Vendor, request: Request) -> Response:
+    state = sim_state(request)
+    raw = await request.body()
+    body = _parse_json(raw)
+    state.requests.append(_record(request, raw, body, vendor.name))
+    denied = vendor.check_auth(request)
+    if denied is not None:
+        return denied
+    seq = state.next_seq()
+    ctx = ErrorContext(credential=vendor.credential(request), request_id=vendor.request_id(seq))
+    if not isinstance(body, dict):
+        return vendor.error("bad_json", ctx)
+    try:
+        parsed = vendor.parse(body, request)
+    except RequestError as exc:
+        ctx.message, ctx.param = str(exc), exc.param
+        return vendor.error("400", ctx)
+    try:
+        fault = select_fault(request, parsed.user_text, state)
+    except ValueError as exc:
+        return PlainTextResponse(str(exc), 400)
+    read, write = _cache_usage(state, parsed, fault)
+    plan = Plan(parsed, select_chunks(request, parsed.user_text), seq, read, write)
+    ctx.model, ctx.input_tokens = plan.model, parsed.scan.total_tokens()
+    return respond(vendor, plan, fault, ctx, state.stall_seconds)

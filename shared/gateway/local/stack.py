@@ -1,0 +1,113 @@
+"""`make dev`: the whole gateway on 127.0.0.1, offline.
+
+Starts an embedded moto server (AWS emulation, resources created from
+template.yaml), the provider simulator, and the gateway app under uvicorn on
+PORT (default 4000). Prints the base URL and the master key to use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+HOST = "127.0.0.1"
+LOCAL_CONFIG = Path(__file__).with_name("config.yaml")
+
+
+def _start_moto() -> str:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return f"http://{host}:{port}"
+
+
+def _start_simulator(port: int) -> str:
+    import uvicorn
+
+    from gateway.local.simulator import create_app
+
+    config = uvicorn.Config(
+        create_app(), host=HOST, port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        raise RuntimeError("the provider simulator did not start")
+    return f"http://{HOST}:{port}"
+
+
+def _aws_environment(endpoint: str) -> None:
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto takes any credentials
+        AWS_REGION=os.environ.get("AWS_REGION", "us-east-1"),
+        AWS_DEFAULT_REGION=os.environ.get("AWS_REGION", "us-east-1"),
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+
+
+def prepare(sim_port: int) -> dict[str, str]:
+    """Start AWS emulation and the simulator; set the gateway's environment."""
+    import boto3
+
+    from gateway.local.provision import provision, secret_value
+
+    _aws_environment(_start_moto())
+    created = provision(boto3.Session())
+    simulator = _start_simulator(sim_port)
+    os.environ["GATEWAY_SIMULATOR_URL"] = simulator
+    os.environ["GATEWAY_SIMULATOR_OPENAI_URL"] = simulator + "/v1"
+    os.environ.setdefault("GATEWAY_CONFIG", str(LOCAL_CONFIG))
+    if "ProviderSecrets" in created:
+        os.environ["GATEWAY_PROVIDER_SECRETS_ARN"] = created["ProviderSecrets"]
+    if not os.environ.get("GATEWAY_MASTER_KEY") and "MasterKeySecret" in created:
+        os.environ["GATEWAY_MASTER_KEY_SECRET_ARN"] = created["MasterKeySecret"]
+        master = secret_value(boto3.Session(), created["MasterKeySecret"])
+    else:
+        master = os.environ.get("GATEWAY_MASTER_KEY", "")
+    return {"simulator": simulator, "master_key": master}
+
+
+def main() -> None:
+    import uvicorn
+
+    port = int(os.environ.get("PORT", "4000"))
+    info = prepare(int(os.environ.get("SIMULATOR_PORT", "0")) or _free_port())
+    base = f"http://{HOST}:{port}/v1"
+    print(
+        f"\n  LLM gateway (local)\n  base URL:    {base}\n  master key:  {info['master_key']}\n"
+        f"  config:      {os.environ['GATEWAY_CONFIG']}\n  simulator:   {info['simulator']}\n\n"
+        f"  curl {base}/chat/completions -H 'Authorization: Bearer {info['master_key']}' \\\n"
+        "    -H 'Content-Type: application/json' \\\n"
+        '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'\n',
+        flush=True,
+    )
+    uvicorn.run(
+        "gateway.http.app:create_app",
+        factory=True,
+        host=HOST,
+        port=port,
+        access_log=False,
+        log_level=os.environ.get("LOG_LEVEL", "warning").lower(),
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()

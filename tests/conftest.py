@@ -1,0 +1,150 @@
+"""Suite-wide guards: no connection leaves the machine, and no real AWS is reachable."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+from typing import TYPE_CHECKING
+
+import pytest
+from servers import serve
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from gateway.local.simulator import SimulatorApp
+
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) else None
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded(original):  # type: ignore[no-untyped-def]
+    def connect(self, address):  # type: ignore[no-untyped-def]
+        if not _is_loopback(address):
+            raise RuntimeError(f"test tried to reach {address!r}: only loopback is allowed")
+        return original(self, address)
+
+    return connect
+
+
+socket.socket.connect = _guarded(_connect)  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded(_connect_ex)  # type: ignore[method-assign]
+
+# Fake credentials, so nothing can sign for a real account.
+for name, value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}.items():
+    os.environ[name] = value
+for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "GATEWAY_CONFIG", "GATEWAY_MASTER_KEY"):
+    os.environ.pop(name, None)
+
+
+# ---- the gateway against the provider simulator --------------------------------------
+
+MASTER_KEY = "sk-test-master"
+OPENAI_KEY = "sk-sim-openai-canary-0123456789"
+ANTHROPIC_KEY = "sk-ant-sim-canary-0123456789"
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatorApp]:
+    """The provider simulator app (faults set on it directly), served on 127.0.0.1."""
+    from gateway.local.simulator import create_app
+
+    app = create_app()
+    with serve(app) as url:
+        app.state.url = url
+        yield app
+
+
+@pytest.fixture
+def sim(simulator: SimulatorApp) -> Iterator[SimulatorApp]:
+    simulator.reset()
+    yield simulator
+    simulator.reset()
+
+
+def write_config(path: Path, sim_url: str) -> Path:
+    config = {
+        "model_list": [
+            {
+                "model_name": "gpt-4o-mini",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_base": f"{sim_url}/v1",
+                    "api_key": OPENAI_KEY,
+                },
+            },
+            {
+                "model_name": "claude-3-5-haiku",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_base": sim_url,
+                    "api_key": "os.environ/TEST_ANTHROPIC_KEY",
+                },
+            },
+            {
+                "model_name": "bedrock-claude",
+                "litellm_params": {
+                    "model": "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+                    "api_base": sim_url,
+                    "aws_region_name": "us-east-1",
+                },
+            },
+            {
+                "model_name": "priced",
+                "litellm_params": {
+                    "model": "openai/my-private-model",
+                    "api_base": f"{sim_url}/v1",
+                    "api_key": OPENAI_KEY,
+                },
+                "model_info": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002},
+            },
+        ]
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture
+def gateway_env(
+    sim: SimulatorApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SimulatorApp]:
+    """Environment for a gateway whose models all point at the simulator."""
+    from gateway.http import dependencies
+
+    config = write_config(tmp_path / "config.yaml", sim.state.url)
+    monkeypatch.setenv("GATEWAY_CONFIG", str(config))
+    monkeypatch.setenv("GATEWAY_MASTER_KEY", MASTER_KEY)
+    monkeypatch.setenv("TEST_ANTHROPIC_KEY", ANTHROPIC_KEY)
+    dependencies.reset()
+    yield sim
+    dependencies.reset()
+
+
+@pytest.fixture
+def gateway_url(gateway_env: SimulatorApp) -> Iterator[str]:
+    """The gateway app under uvicorn on 127.0.0.1 (lifespan on, as in Lambda)."""
+    from gateway.http.app import create_app
+
+    with serve(create_app()) as url:
+        yield url

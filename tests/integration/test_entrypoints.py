@@ -1,0 +1,120 @@
+"""Lambda entrypoints fed real API Gateway REST (payload 1.0) events from events/.
+
+ASSUMES the `gateway_env` fixture from tests/conftest.py: GATEWAY_CONFIG names a config whose
+`gpt-4o-mini` points at a local fake OpenAI upstream, GATEWAY_MASTER_KEY=sk-test-master, and
+the app's caches are reset. functions/ is not a package, so buffered.py is loaded by path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import importlib.util
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.apigw.json").read_text("utf-8"))
+    return event
+
+
+@pytest.fixture
+def invoke(gateway_env: object) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    path = ROOT / "functions/api/buffered.py"
+    spec = importlib.util.spec_from_file_location("api_buffered", path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    context = SimpleNamespace(function_name="ApiFunction", aws_request_id="test-request")
+    loop = asyncio.new_event_loop()  # Mangum runs on the thread's current event loop
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        asyncio.set_event_loop(loop)
+        response: dict[str, Any] = module.handler(event, context)
+        response["headers"] = {k.lower(): v for k, v in response.get("headers", {}).items()}
+        return response
+
+    yield call
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_health(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    response = invoke(_event("health"))
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"].startswith("application/json")
+
+
+def test_models(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    response = invoke(_event("models"))
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert body["object"] == "list"
+    assert "gpt-4o-mini" in {m["id"] for m in body["data"]}
+    assert {m["object"] for m in body["data"]} == {"model"}
+
+
+def test_chat_completion(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    response = invoke(_event("chat"))
+    assert response["statusCode"] == 200, response["body"]
+    body = json.loads(response["body"])
+    assert body["object"] == "chat.completion"
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant"
+    assert isinstance(choice["message"]["content"], str)
+    assert choice["finish_reason"] in {"stop", "length", "tool_calls", "content_filter"}
+    assert body["usage"]["total_tokens"] == (
+        body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    )
+
+
+def test_chat_completion_stream_arrives_as_one_sse_body(
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    response = invoke(_event("chat_stream"))
+    assert response["statusCode"] == 200, response["body"]
+    assert response["headers"]["content-type"].startswith("text/event-stream")
+    data = [line[6:] for line in response["body"].splitlines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in data[:-1]]
+    assert chunks
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert any(c["choices"] and "delta" in c["choices"][0] for c in chunks)
+    assert chunks[-1].get("usage"), "stream_options.include_usage asks for a usage chunk"
+
+
+def test_chat_without_key_is_rejected(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    event = copy.deepcopy(_event("chat"))
+    del event["headers"]["Authorization"]
+    del event["multiValueHeaders"]["Authorization"]
+    response = invoke(event)
+    assert response["statusCode"] == 401
+    assert isinstance(json.loads(response["body"])["error"]["message"], str)
+
+
+def test_adapter_paths_in_template_are_served(
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """The adapter's readiness and SnapStart paths must answer 2xx, or init and restore fail."""
+    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
+    env = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    for method, path in (
+        ("GET", env["AWS_LWA_READINESS_CHECK_PATH"]),
+        ("POST", env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"]),
+    ):
+        event = copy.deepcopy(_event("health"))
+        event.update(resource=path, path=path, httpMethod=method)
+        event["requestContext"].update(resourcePath=path, httpMethod=method)
+        assert invoke(event)["statusCode"] == 200, (method, path)

@@ -1,0 +1,214 @@
+"""template.yaml as CloudFormation sees it: the SAM transform run offline, plus cfn-lint.
+
+Neither `sam validate` nor cfn-lint notices a misspelt ResponseTransferMode (SAM silently
+ignores "STREAM"), so these tests read the generated API Gateway integrations themselves.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+STREAMING_URI = re.compile(
+    r"^arn:aws:apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
+    r"\$\{ApiFunctionAliaslive\}/response-streaming-invocations$"
+)
+ROUTES = {
+    ("/v1/chat/completions", "post"),
+    ("/chat/completions", "post"),
+    ("/v1/models", "get"),
+    ("/models", "get"),
+    ("/health", "get"),
+}
+CHAT_ROUTES = {("/v1/chat/completions", "post"), ("/chat/completions", "post")}
+LWA_LAYER = re.compile(
+    r"^arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:753240598075:layer:"
+    r"LambdaAdapterLayerArm64:\d+$"
+)
+# Shapes of real credentials; none may appear in plain text in the template.
+SECRET_SHAPES = re.compile(r"sk-[A-Za-z0-9_-]{8,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{20,}")
+
+
+class _NoManagedPolicies:
+    """Stands in for samtranslator's IAM-backed loader, so no AWS call is made."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    return template
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    template = copy.deepcopy(sam)
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if key in props:  # local build dirs become what `sam package` would upload
+                props[key] = "s3://artifacts/placeholder.zip"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("AWS_REGION", "us-east-1")
+        transformed: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
+    return transformed
+
+
+def _of_type(cfn: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in cfn["Resources"].items() if v["Type"] == kind}
+
+
+def _integrations(cfn: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    body = cfn["Resources"]["Api"]["Properties"]["Body"]
+    return {
+        (path, method): spec["x-amazon-apigateway-integration"]
+        for path, methods in body["paths"].items()
+        for method, spec in methods.items()
+    }
+
+
+def _function(cfn: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = cfn["Resources"]["ApiFunction"]["Properties"]
+    return props
+
+
+def test_exactly_the_gateway_routes_are_exposed(cfn: dict[str, Any]) -> None:
+    assert set(_integrations(cfn)) == ROUTES
+
+
+@pytest.mark.parametrize("route", sorted(CHAT_ROUTES))
+def test_chat_routes_stream(cfn: dict[str, Any], route: tuple[str, str]) -> None:
+    integration = _integrations(cfn)[route]
+    assert integration["type"] == "aws_proxy"
+    assert integration.get("responseTransferMode") == "STREAM"
+    assert STREAMING_URI.match(integration["uri"]["Fn::Sub"]), integration["uri"]
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES - CHAT_ROUTES))
+def test_other_routes_stream_too(cfn: dict[str, Any], route: tuple[str, str]) -> None:
+    # AWS_LWA_INVOKE_MODE=response_stream frames every response of the function as a stream;
+    # a BUFFERED integration cannot parse that and answers 502. Buffered routes would need a
+    # second function without the streaming adapter.
+    integration = _integrations(cfn)[route]
+    assert integration.get("responseTransferMode") == "STREAM"
+    assert STREAMING_URI.match(integration["uri"]["Fn::Sub"]), integration["uri"]
+
+
+def test_no_misspelt_transfer_mode_in_source(sam: dict[str, Any]) -> None:
+    events = sam["Resources"]["ApiFunction"]["Properties"]["Events"]
+    modes = {e["Properties"].get("ResponseTransferMode") for e in events.values()}
+    assert modes == {"RESPONSE_STREAM"}
+
+
+def test_regional_rest_api_with_one_stage(cfn: dict[str, Any]) -> None:
+    api = cfn["Resources"]["Api"]["Properties"]
+    assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    stages = _of_type(cfn, "AWS::ApiGateway::Stage")
+    assert [s["Properties"]["StageName"] for s in stages.values()] == ["api"]
+
+
+def test_base_url_output_is_the_openai_base_url(cfn: dict[str, Any]) -> None:
+    value = cfn["Outputs"]["BaseUrl"]["Value"]["Fn::Sub"]
+    match = re.fullmatch(
+        r"https://\$\{Api\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}/"
+        r"\$\{(\w+)\}/v1",
+        value,
+    )
+    assert match, value
+    stage = cfn["Resources"][match.group(1)]
+    assert stage["Type"] == "AWS::ApiGateway::Stage"
+    assert stage["Properties"]["StageName"] == "api"
+
+
+def test_runtime_arch_and_snapstart_behind_alias(cfn: dict[str, Any]) -> None:
+    fn = _function(cfn)
+    assert fn["Runtime"] == "python3.13"
+    assert fn["Architectures"] == ["arm64"]
+    assert fn["Handler"] == "run.sh"
+    assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert 300 <= fn["Timeout"] <= 900
+    aliases = _of_type(cfn, "AWS::Lambda::Alias")
+    assert [a["Properties"]["Name"] for a in aliases.values()] == ["live"]
+    version = next(iter(aliases.values()))["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    assert cfn["Resources"][version]["Type"] == "AWS::Lambda::Version"
+
+
+def test_layers_are_the_adapter_and_our_dependencies(cfn: dict[str, Any]) -> None:
+    layers = _function(cfn)["Layers"]
+    subs = [layer["Fn::Sub"] for layer in layers if "Fn::Sub" in layer]
+    refs = [layer["Ref"] for layer in layers if "Ref" in layer]
+    assert len(subs) == 1, subs
+    assert LWA_LAYER.match(subs[0]), subs
+    assert len(refs) == 1
+    deps = cfn["Resources"][refs[0]]
+    assert deps["Type"] == "AWS::Lambda::LayerVersion"
+    assert deps["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert deps["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+
+
+def test_lambda_web_adapter_environment(cfn: dict[str, Any]) -> None:
+    env = _function(cfn)["Environment"]["Variables"]
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["PORT"] == "8080"
+    assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/health"
+    assert env["GATEWAY_CONFIG"] == "/var/task/config.yaml"
+    assert (ROOT / "functions/api/config.yaml").is_file()
+
+
+def test_secrets_are_passed_by_reference_only(cfn: dict[str, Any]) -> None:
+    env = _function(cfn)["Environment"]["Variables"]
+    assert env["GATEWAY_MASTER_KEY_SECRET_ARN"] == {"Ref": "MasterKeySecret"}
+    assert env["GATEWAY_PROVIDER_SECRETS_ARN"] == {"Ref": "ProviderSecrets"}
+    assert "GATEWAY_MASTER_KEY" not in env
+    assert not SECRET_SHAPES.search(json.dumps(cfn)), "plaintext credential in the template"
+    master = cfn["Resources"]["MasterKeySecret"]["Properties"]
+    assert "SecretString" not in master
+    assert master["GenerateSecretString"]["PasswordLength"] >= 32
+    placeholder = json.loads(cfn["Resources"]["ProviderSecrets"]["Properties"]["SecretString"])
+    assert placeholder
+    assert all(value == "" for value in placeholder.values())
+
+
+def test_role_reads_exactly_the_two_secrets(cfn: dict[str, Any]) -> None:
+    statements = [
+        s
+        for policy in cfn["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+    secrets = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
+    assert len(secrets) == 1
+    assert secrets[0]["Action"] == "secretsmanager:GetSecretValue"
+    assert secrets[0]["Resource"] == [{"Ref": "MasterKeySecret"}, {"Ref": "ProviderSecrets"}]
+    bedrock = [s for s in statements if "bedrock" in json.dumps(s["Action"])]
+    assert len(bedrock) == 1
+    assert set(bedrock[0]["Action"]) == {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+    }
+
+
+def test_run_sh_is_executable() -> None:
+    run = ROOT / "functions/api/run.sh"
+    assert run.stat().st_mode & 0o111, "Lambda cannot exec a handler script without +x"
+    assert run.read_text(encoding="utf-8").startswith("#!/bin/bash\n")
+
+
+def test_cfn_lint_is_clean() -> None:
+    from cfnlint.api import ManualArgs, lint_file
+
+    matches = lint_file(TEMPLATE, config=ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
