@@ -9,6 +9,7 @@ import socket
 from typing import TYPE_CHECKING
 
 import pytest
+
 from servers import serve
 
 if TYPE_CHECKING:
@@ -108,6 +109,15 @@ def write_config(path: Path, sim_url: str) -> Path:
                     "model": "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0",
                     "api_base": sim_url,
                     "aws_region_name": "us-east-1",
+                },
+            },
+            {
+                "model_name": "one-second",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_base": sim_url,
+                    "api_key": ANTHROPIC_KEY,
+                    "timeout": 1,
                 },
             },
             {

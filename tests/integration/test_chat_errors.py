@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
 from conftest import ANTHROPIC_KEY, MASTER_KEY, OPENAI_KEY
 
 if TYPE_CHECKING:
@@ -52,59 +53,137 @@ BAD_BODIES: list[tuple[str, bytes, int, str, str | None]] = [
     ("empty", b"", 400, "invalid_json", None),
     ("not an object", b"[1, 2]", 400, "invalid_json", None),
     ("deep nesting", b"[" * 100_000 + b"]" * 100_000, 400, "invalid_json", None),
-    ("no model", json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(), 400,
-     "invalid_value", "model"),
-    ("no messages", json.dumps({"model": "gpt-4o-mini"}).encode(), 400, "invalid_value",
-     "messages"),
-    ("empty messages", json.dumps({"model": "gpt-4o-mini", "messages": []}).encode(), 400,
-     "invalid_value", "messages"),
-    ("wrong type", json.dumps(chat(temperature="hot")).encode(), 400, "invalid_value",
-     "temperature"),
-    ("out of range", json.dumps(chat(temperature=3)).encode(), 400, "invalid_value",
-     "temperature"),
-    ("bad role", json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "wizard",
-     "content": "x"}]}).encode(), 400, "invalid_value", "messages[0]"),
-    ("bad content", json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user",
-     "content": 5}]}).encode(), 400, "invalid_value", "messages[0].content"),
+    (
+        "no model",
+        json.dumps({"messages": [{"role": "user", "content": "x"}]}).encode(),
+        400,
+        "invalid_value",
+        "model",
+    ),
+    (
+        "no messages",
+        json.dumps({"model": "gpt-4o-mini"}).encode(),
+        400,
+        "invalid_value",
+        "messages",
+    ),
+    (
+        "empty messages",
+        json.dumps({"model": "gpt-4o-mini", "messages": []}).encode(),
+        400,
+        "invalid_value",
+        "messages",
+    ),
+    (
+        "wrong type",
+        json.dumps(chat(temperature="hot")).encode(),
+        400,
+        "invalid_value",
+        "temperature",
+    ),
+    ("out of range", json.dumps(chat(temperature=3)).encode(), 400, "invalid_value", "temperature"),
+    (
+        "bad role",
+        json.dumps(
+            {"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}
+        ).encode(),
+        400,
+        "invalid_value",
+        "messages[0]",
+    ),
+    (
+        "bad content",
+        json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": 5}]}).encode(),
+        400,
+        "invalid_value",
+        "messages[0].content",
+    ),
     ("unknown model", json.dumps(chat(model="gpt-9")).encode(), 404, "model_not_found", "model"),
-    ("api_base", json.dumps(chat(api_base="http://127.0.0.1:9")).encode(), 400,
-     "unsupported_parameter", "api_base"),
-    ("nested api_key", json.dumps(chat(metadata={"x": {"api_key": "k"}})).encode(), 400,
-     "unsupported_parameter", "metadata.x.api_key"),
-    ("extra_headers in message", json.dumps({"model": "gpt-4o-mini", "messages": [
-        {"role": "user", "content": "x", "extra_headers": {"a": "b"}}]}).encode(), 400,
-     "unsupported_parameter", "messages.extra_headers"),
-    ("aws override", json.dumps(chat(aws_region_name="eu-west-1")).encode(), 400,
-     "unsupported_parameter", "aws_region_name"),
-    ("n for translated", json.dumps(chat(model="claude-3-5-haiku", n=2)).encode(), 400,
-     "unsupported_parameter", "n"),
-    ("structural for translated", json.dumps(chat(model="bedrock-claude", logprobs=True)).encode(),
-     400, "unsupported_parameter", "logprobs"),
+    (
+        "api_base",
+        json.dumps(chat(api_base="http://127.0.0.1:9")).encode(),
+        400,
+        "unsupported_parameter",
+        "api_base",
+    ),
+    (
+        "nested api_key",
+        json.dumps(chat(metadata={"x": {"api_key": "k"}})).encode(),
+        400,
+        "unsupported_parameter",
+        "metadata.x.api_key",
+    ),
+    (
+        "extra_headers in message",
+        json.dumps(
+            {
+                "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": "x", "extra_headers": {"a": "b"}}],
+            }
+        ).encode(),
+        400,
+        "unsupported_parameter",
+        "messages.extra_headers",
+    ),
+    (
+        "aws override",
+        json.dumps(chat(aws_region_name="eu-west-1")).encode(),
+        400,
+        "unsupported_parameter",
+        "aws_region_name",
+    ),
+    (
+        "n for translated",
+        json.dumps(chat(model="claude-3-5-haiku", n=2)).encode(),
+        400,
+        "unsupported_parameter",
+        "n",
+    ),
+    (
+        "structural for translated",
+        json.dumps(chat(model="bedrock-claude", logprobs=True)).encode(),
+        400,
+        "unsupported_parameter",
+        "logprobs",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "status", "code", "param"), BAD_BODIES,
-                         ids=[c[0] for c in BAD_BODIES])
+@pytest.mark.parametrize(
+    ("case", "body", "status", "code", "param"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES]
+)
 def test_bad_input_is_a_4xx_and_calls_no_upstream(
-    client: httpx.Client, gateway_env: SimulatorApp, case: str, body: bytes, status: int,
-    code: str, param: str | None,
+    client: httpx.Client,
+    gateway_env: SimulatorApp,
+    case: str,
+    body: bytes,
+    status: int,
+    code: str,
+    param: str | None,
 ) -> None:
-    response = client.post("/v1/chat/completions", content=body,
-                           headers={**AUTH, "content-type": "application/json"})
+    response = client.post(
+        "/v1/chat/completions", content=body, headers={**AUTH, "content-type": "application/json"}
+    )
     assert_error(response, status, code, param)
     assert gateway_env.requests == []
 
 
 def test_query_string_override_is_rejected(client: httpx.Client, gateway_env: SimulatorApp) -> None:
-    response = client.post("/v1/chat/completions?api_base=http://127.0.0.1:9", json=chat(),
-                           headers=AUTH)
+    response = client.post(
+        "/v1/chat/completions?api_base=http://127.0.0.1:9", json=chat(), headers=AUTH
+    )
     assert_error(response, 400, "unsupported_parameter", "api_base")
     assert gateway_env.requests == []
 
 
 def test_tool_schema_may_name_its_own_base_url(client: httpx.Client) -> None:
-    tool = {"type": "function", "function": {"name": "fetch", "parameters": {
-        "type": "object", "properties": {"base_url": {"type": "string"}}}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "fetch",
+            "parameters": {"type": "object", "properties": {"base_url": {"type": "string"}}},
+        },
+    }
     response = client.post("/v1/chat/completions", json=chat(tools=[tool]), headers=AUTH)
     assert response.status_code == 200, response.text
 
@@ -148,7 +227,10 @@ BAD_CREDENTIALS: list[tuple[str, list[tuple[str, str]]]] = [
 @pytest.mark.parametrize(("case", "headers"), BAD_CREDENTIALS, ids=[c[0] for c in BAD_CREDENTIALS])
 @pytest.mark.parametrize("route", ["/v1/chat/completions", "/chat/completions", "/v1/models"])
 def test_bad_credentials_are_401_with_one_body(
-    client: httpx.Client, gateway_env: SimulatorApp, case: str, headers: list[tuple[str, str]],
+    client: httpx.Client,
+    gateway_env: SimulatorApp,
+    case: str,
+    headers: list[tuple[str, str]],
     route: str,
 ) -> None:
     if route.endswith("models"):
@@ -158,7 +240,9 @@ def test_bad_credentials_are_401_with_one_body(
     error = assert_error(response, 401, "invalid_api_key")
     assert error == {
         "message": "Invalid API key. Send 'Authorization: Bearer <key>'.",
-        "type": "authentication_error", "param": None, "code": "invalid_api_key",
+        "type": "authentication_error",
+        "param": None,
+        "code": "invalid_api_key",
     }
     assert gateway_env.requests == []
 
@@ -192,14 +276,20 @@ FAULTS: list[tuple[str, int, str]] = [
 @pytest.mark.parametrize(("fault", "status", "code"), FAULTS, ids=[f[0] for f in FAULTS])
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_fault_is_mapped(
-    client: httpx.Client, gateway_env: SimulatorApp, model: str, fault: str, status: int,
-    code: str, stream: bool,
+    client: httpx.Client,
+    gateway_env: SimulatorApp,
+    model: str,
+    fault: str,
+    status: int,
+    code: str,
+    stream: bool,
 ) -> None:
     if fault in ("invalid_json", "html") and stream:
         pytest.skip("covered by the stream fault tests below")
     gateway_env.set_fault(fault)
-    response = client.post("/v1/chat/completions", json=chat(model=model, stream=stream),
-                           headers=AUTH)
+    response = client.post(
+        "/v1/chat/completions", json=chat(model=model, stream=stream), headers=AUTH
+    )
     if model == "bedrock-claude" and fault == "leak":
         status, code = 502, "upstream_auth_failed"
     assert_error(response, status, code)
@@ -210,15 +300,19 @@ def test_upstream_fault_is_mapped(
     assert len(gateway_env.requests) == 1
 
 
-def test_529_overloaded_is_503_with_retry_after(client: httpx.Client, gateway_env: SimulatorApp) -> None:
+def test_529_overloaded_is_503_with_retry_after(
+    client: httpx.Client, gateway_env: SimulatorApp
+) -> None:
     gateway_env.set_fault("529")
-    response = client.post("/v1/chat/completions", json=chat(model="claude-3-5-haiku"), headers=AUTH)
+    response = client.post(
+        "/v1/chat/completions", json=chat(model="claude-3-5-haiku"), headers=AUTH
+    )
     assert_error(response, 503, "service_unavailable")
     assert response.headers["retry-after"]
 
 
 def sse_events(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.split("\n") if line.startswith("data: ")]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -227,8 +321,9 @@ def test_stream_failing_midway_ends_with_an_error_event(
     client: httpx.Client, gateway_env: SimulatorApp, model: str, fault: str
 ) -> None:
     gateway_env.set_fault(fault)
-    response = client.post("/v1/chat/completions", json=chat(model=model, stream=True),
-                           headers=AUTH)
+    response = client.post(
+        "/v1/chat/completions", json=chat(model=model, stream=True), headers=AUTH
+    )
     assert response.status_code == 200
     events = sse_events(response.text)
     assert events[-1] != "[DONE]"

@@ -212,3 +212,15 @@ def test_cfn_lint_is_clean() -> None:
 
     matches = lint_file(TEMPLATE, config=ManualArgs(regions=["us-east-1"]))
     assert [str(m) for m in matches] == []
+
+
+def test_layer_keeps_every_botocore_service_the_code_calls() -> None:
+    makefile = (ROOT / "layers" / "deps" / "Makefile").read_text()
+    kept = set(re.search(r"BOTOCORE_SERVICES := (.+)", makefile).group(1).split())  # type: ignore[union-attr]
+    used: set[str] = set()
+    for path in (ROOT / "shared" / "gateway").rglob("*.py"):
+        if "local" in path.parts:
+            continue
+        used.update(re.findall(r"""client\(\s*["']([a-z0-9-]+)["']""", path.read_text()))
+    assert used, "the scan found no AWS client calls at all"
+    assert used <= kept, f"layers/deps/Makefile drops {sorted(used - kept)}"

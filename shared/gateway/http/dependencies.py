@@ -14,6 +14,7 @@ import anyio.to_thread
 from gateway import aws
 from gateway.config import GatewayConfig, env_lookup, parse_config, read_config, settings
 from gateway.errors import ServiceUnavailableError
+from gateway.providers import transport
 
 logger = logging.getLogger(__name__)
 
@@ -61,3 +62,4 @@ def reset() -> None:
     _load_config.cache_clear()
     settings.cache_clear()
     aws.reset()
+    transport.client.cache_clear()  # an httpx client belongs to the event loop that made it

@@ -28,7 +28,7 @@ from gateway.local.simulator.common import (
 from gateway.local.simulator.state import SimState, check_fault
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
@@ -264,4 +264,17 @@ async def handle(vendor: Vendor, request: Request) -> Response:
     read, write = _cache_usage(state, parsed, fault)
     plan = Plan(parsed, select_chunks(request, parsed.user_text), seq, read, write)
     ctx.model, ctx.input_tokens = plan.model, parsed.scan.total_tokens()
-    return respond(vendor, plan, fault, ctx, state.stall_seconds)
+    response = respond(vendor, plan, fault, ctx, state.stall_seconds)
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _counted(state, response.body_iterator)
+    return response
+
+
+async def _counted(state: SimState, body: AsyncIterable[Any]) -> AsyncIterator[Any]:
+    """Track streams in flight, so tests can see a client's disconnect reach the upstream."""
+    state.open_streams += 1
+    try:
+        async for piece in body:
+            yield piece
+    finally:
+        state.open_streams -= 1

@@ -35,6 +35,7 @@ class SimState:
     stall_seconds: float = field(default_factory=_default_stall)
     cache_keys: set[str] = field(default_factory=set)
     seq: int = 0
+    open_streams: int = 0  # responses still streaming (see engine._counted)
 
     def set_fault(self, name: str | None, times: int | None = None) -> None:
         """Fault every following request (or only the next ``times``); None clears it."""
