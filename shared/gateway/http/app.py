@@ -91,8 +91,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(health.router)
-    app.include_router(chat.router)
-    app.include_router(models.router)
+    app.router.routes.extend([*chat.routes, *models.routes])
     app.add_exception_handler(errors.GatewayError, _gateway_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

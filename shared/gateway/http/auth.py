@@ -7,11 +7,13 @@ same 401 body, so a caller learns nothing from the difference.
 from __future__ import annotations
 
 import hmac
-
-from starlette.requests import Request  # noqa: TC002 - FastAPI resolves it at runtime
+from typing import TYPE_CHECKING
 
 from gateway.errors import AuthenticationError
 from gateway.http.dependencies import master_key
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 MAX_KEY_LENGTH = 256
 

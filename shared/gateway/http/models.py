@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import TYPE_CHECKING
+
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from gateway.http.auth import require_master_key
 from gateway.http.dependencies import gateway_config
 
-router = APIRouter(dependencies=[Depends(require_master_key)])
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
-@router.get("/v1/models")
-@router.get("/models", include_in_schema=False)
-async def list_models() -> JSONResponse:
+async def list_models(request: Request) -> JSONResponse:
+    await require_master_key(request)
     config = await gateway_config()
     data = [
         {"id": name, "object": "model", "created": 0, "owned_by": group[0].target.provider}
         for name, group in sorted(config.groups.items())
     ]
     return JSONResponse({"object": "list", "data": data})
+
+
+routes = [
+    Route("/v1/models", list_models, methods=["GET"]),
+    Route("/models", list_models, methods=["GET"]),
+]

@@ -61,6 +61,40 @@ def _priced_model(model_ref: str, provider_id: str | None) -> tuple[Any, Any] | 
     return found
 
 
+class _NeedsFullCalculation(Exception):
+    """A price shape the fast path does not cover (a tier crossed, a missing cache price)."""
+
+
+def _per_mtok(price: Any, input_tokens: int, tokens: int) -> Decimal:
+    """A flat price, or a tiered one whose first tier the request does not reach."""
+    if tokens == 0:
+        return Decimal(0)
+    if isinstance(price, Decimal):
+        return price
+    tiers = getattr(price, "tiers", None)
+    if tiers and input_tokens < min(tier.start for tier in tiers):
+        return Decimal(price.base)
+    raise _NeedsFullCalculation
+
+
+def _fast_price(usage: TokenUsage, prices: Any) -> Decimal:
+    """genai-prices' arithmetic for the common case, without its per-call overhead (~0.4 ms)."""
+    total_in = usage.input_tokens
+    uncached = max(0, total_in - usage.cache_read_tokens - usage.cache_write_tokens)
+    parts = (
+        (prices.input_mtok, uncached),
+        (prices.cache_read_mtok, usage.cache_read_tokens),
+        (prices.cache_write_mtok, usage.cache_write_tokens),
+        (prices.output_mtok, usage.output_tokens),
+    )
+    total = Decimal(0)
+    for price, tokens in parts:
+        if price is None and tokens:
+            raise _NeedsFullCalculation
+        total += _per_mtok(price, total_in, tokens) * tokens
+    return total / MICROS
+
+
 def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
     from genai_prices import Usage
 
@@ -68,6 +102,11 @@ def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
     if found is None:
         return None
     provider, model = found
+    now = datetime.now(tz=UTC)
+    try:
+        return _fast_price(usage, model.get_prices(now))
+    except _NeedsFullCalculation:
+        pass
     price = model.calc_price(
         Usage(
             input_tokens=usage.input_tokens,
@@ -76,7 +115,7 @@ def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
             cache_write_tokens=usage.cache_write_tokens,
         ),
         provider,
-        genai_request_timestamp=datetime.now(tz=UTC),
+        genai_request_timestamp=now,
         auto_update_timestamp=None,
     )
     return Decimal(price.total_price)
