@@ -165,7 +165,7 @@ def parse_deployment(entry: Mapping[str, Any], lookup: Callable[[str], str | Non
     if not api_base and row.dialect != "bedrock":
         raise ConfigError(f"model '{name}' needs an api_base")
     api_key = params.get("api_key")
-    if api_key is None and row.key_env:
+    if "api_key" not in params and row.key_env:  # a named but unset key never falls back
         api_key = lookup(row.key_env)
     raw_info = dict(entry.get("model_info") or {})
     info = ModelInfo(**{k: v for k, v in raw_info.items() if k in _INFO_FIELDS})

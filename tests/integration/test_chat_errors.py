@@ -123,7 +123,7 @@ BAD_BODIES: list[tuple[str, bytes, int, str, str | None]] = [
         ).encode(),
         400,
         "unsupported_parameter",
-        "messages.extra_headers",
+        "messages[0].extra_headers",
     ),
     (
         "aws override",

@@ -84,13 +84,20 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _is_schema(path: tuple[str, ...]) -> bool:
+Path = tuple[str | int, ...]
+
+
+def _is_schema(path: Path) -> bool:
     for pattern in _SCHEMA_PATHS:
         if len(path) == len(pattern) and all(
-            p in ("*", s) for p, s in zip(pattern, path, strict=True)
+            (p == "*" and isinstance(s, int)) or p == s for p, s in zip(pattern, path, strict=True)
         ):
             return True
     return False
+
+
+def _dotted(path: Path) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).removeprefix(".")
 
 
 def _banned(key: str) -> bool:
@@ -103,7 +110,7 @@ def reject_routing_overrides(data: dict[str, Any], query_keys: list[str] | None 
     for key in query_keys or ():
         if _banned(key):
             raise UnsupportedParameterError(f"'{key}' cannot be set by a request.", param=key)
-    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    stack: list[tuple[Path, Any]] = [((), data)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, dict):
@@ -111,13 +118,12 @@ def reject_routing_overrides(data: dict[str, Any], query_keys: list[str] | None 
                 continue
             for key, child in value.items():
                 if _banned(str(key)):
-                    name = ".".join((*path, str(key))).replace(".*", "")
                     raise UnsupportedParameterError(
-                        f"'{key}' cannot be set by a request.", param=name
+                        f"'{key}' cannot be set by a request.", param=_dotted((*path, str(key)))
                     )
                 stack.append(((*path, str(key)), child))
         elif isinstance(value, list):
-            stack.extend(((*path, "*"), item) for item in value)
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
 
 
 _TAGS = frozenset(

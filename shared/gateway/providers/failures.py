@@ -6,6 +6,7 @@ field (redacted later by the pipeline); never the raw upstream body.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ def retry_after_headers(headers: Mapping[str, str]) -> dict[str, str]:
     millis = headers.get("retry-after-ms")
     if millis:
         try:
-            return {"retry-after": str(max(1, round(float(millis) / 1000)))}
+            return {"retry-after": str(max(1, math.ceil(float(millis) / 1000)))}
         except ValueError:
             return {}
     return {}

@@ -52,6 +52,7 @@ ERRORS: dict[str, type[errors.GatewayError]] = {
     "string_above_max_length": errors.ContextLengthError,
     "content_policy_violation": errors.ContentPolicyError,
     "content_filter": errors.ContentPolicyError,
+    "invalid_prompt": errors.ContentPolicyError,  # a prompt flagged by the usage policy
 }
 
 _GATEWAY_ONLY = ("metadata",)

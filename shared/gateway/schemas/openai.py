@@ -16,7 +16,8 @@ from typing_extensions import TypedDict
 class _Wire(BaseModel):
     """Known fields are typed; unknown ones are kept (passed through to OpenAI upstreams)."""
 
-    model_config = ConfigDict(extra="allow")
+    # strict: `"stream": "yes"` or `"max_tokens": "5"` is a 400, as at OpenAI.
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 # ---- content parts -------------------------------------------------------------------
