@@ -123,15 +123,19 @@ async def _relay(
                     yield sse.encode(chunk)
             for chunk in speaker.finish_stream(state):
                 yield sse.encode(chunk)
+        if state.usage is not None:
+            outcome.cost_micros = cost_micros(state.usage, deployment)
     except errors.GatewayError as exc:
         error = _scrubbed(exc, deployment.target)
         logger.warning("stream failed after start: %s", error.code)
         yield sse.encode(error.body())
         return
+    except Exception:
+        logger.exception("stream failed after start")
+        yield sse.encode(errors.InternalError("The gateway failed; retry later.").body())
+        return
     finally:
-        outcome.usage = state.usage
-        if state.usage is not None:
-            outcome.cost_micros = cost_micros(state.usage, deployment)
+        outcome.usage = state.usage  # partial on failure or disconnect
     if request.wants_usage_chunk and state.usage is not None:
         yield sse.encode(responses.usage_chunk(meta, state.usage))
     if outcome.cost_micros is not None:

@@ -174,3 +174,41 @@ def test_client_disconnect_closes_the_upstream_stream(
     while time.monotonic() < deadline and gateway_env.sim.open_streams:
         time.sleep(0.05)
     assert gateway_env.sim.open_streams == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_bug_is_a_generic_500_with_request_id(
+    gateway_url: str, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    from gateway import completions
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError(f"boom with {OPENAI_KEY} inside")
+
+    monkeypatch.setattr(completions, "cost_micros", broken)
+    with httpx.Client(base_url=gateway_url, timeout=20) as client:
+        response = client.post(
+            "/v1/chat/completions",
+            headers=AUTH,
+            json={
+                "model": "gpt-4o-mini",
+                "stream": stream,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
+    assert OPENAI_KEY not in response.text
+    assert "Traceback" not in response.text
+    assert "boom" not in response.text
+    if stream:
+        assert response.status_code == 200
+        last = [line for line in response.text.split("\n\n") if line][-1]
+        assert json.loads(last.removeprefix("data: "))["error"]["code"] == "internal_error"
+    else:
+        assert response.status_code == 500
+        assert response.json()["error"] == {
+            "message": "The gateway failed; retry later.",
+            "type": "api_error",
+            "param": None,
+            "code": "internal_error",
+        }
+        assert response.headers["x-request-id"]

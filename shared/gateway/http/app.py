@@ -60,10 +60,17 @@ async def _unexpected(request: Request, _exc: Exception) -> Response:
 
 
 def configure_logging() -> None:
+    """JSON logs (Powertools' format), with anything that looks like a key redacted."""
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+    from gateway.redaction import redact
+
+    class RedactingFormatter(LambdaPowertoolsFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return redact(super().format(record))
+
     handler = logging.StreamHandler()
-    handler.setFormatter(LambdaPowertoolsFormatter(service="llm-gateway"))
+    handler.setFormatter(RedactingFormatter(service="llm-gateway"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
