@@ -17,8 +17,11 @@ LOCAL_CONFIG = Path(__file__).with_name("config.yaml")
 
 
 def _start_moto() -> str:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call otherwise
     server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
