@@ -98,6 +98,8 @@ async def _open_stream(
         if handle.status >= 400:
             body = await handle.body()
             raise _scrubbed(speaker.map_error(handle.status, body, handle.headers), target)
+        if not handle.is_stream():
+            raise errors.UpstreamError("The provider answered a stream request without a stream.")
     except BaseException:
         await stack.aclose()
         raise

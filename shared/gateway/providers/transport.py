@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from gateway.providers.spec import Framing, UpstreamRequest
 
 
+STREAM_CONTENT_TYPES = {
+    "sse": "text/event-stream",
+    "eventstream": "application/vnd.amazon.eventstream",
+}
+
+
 @dataclass(slots=True)
 class RawResponse:
     status: int
@@ -94,6 +100,11 @@ class UpstreamStream:
     headers: httpx.Headers
     response: httpx.Response
     framing: Framing
+
+    def is_stream(self) -> bool:
+        """Whether the content type is the framing's (an HTML error page with a 200 is not)."""
+        kind = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        return kind == STREAM_CONTENT_TYPES[self.framing]
 
     async def body(self) -> bytes:
         try:
