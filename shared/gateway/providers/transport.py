@@ -103,7 +103,7 @@ class UpstreamStream:
 
     def is_stream(self) -> bool:
         """Whether the content type is the framing's (an HTML error page with a 200 is not)."""
-        kind = self.headers.get("content-type", "").split(";")[0].strip().lower()
+        kind = str(self.headers.get("content-type", "")).split(";")[0].strip().lower()
         return kind == STREAM_CONTENT_TYPES[self.framing]
 
     async def body(self) -> bytes:
