@@ -46,6 +46,7 @@ class Settings:
     provider_secrets_arn: str | None
     upstream_timeout_s: float
     connect_timeout_s: float
+    log_level: str
 
 
 @functools.cache
@@ -58,6 +59,7 @@ def settings() -> Settings:
         provider_secrets_arn=env.get("GATEWAY_PROVIDER_SECRETS_ARN") or None,
         upstream_timeout_s=float(env.get("GATEWAY_UPSTREAM_TIMEOUT_S", "600")),
         connect_timeout_s=float(env.get("GATEWAY_CONNECT_TIMEOUT_S", "10")),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )
 
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gateway import errors
+from gateway.config import settings
 from gateway.http import chat, health, models
 from gateway.http.ids import request_id
 from gateway.providers import transport
@@ -73,7 +74,7 @@ def configure_logging() -> None:
     handler.setFormatter(RedactingFormatter(service="llm-gateway"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(settings().log_level)
     # One line per upstream call is noise and CPU on the hot path.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
