@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -79,7 +78,7 @@ async def complete(
     cost = cost_micros(completion.usage, deployment)
     if cost is not None:
         headers["x-gateway-cost-usd"] = format_usd(cost)
-    body = json.dumps(completion.response, separators=(",", ":")).encode()
+    body = sse.dumps(completion.response)
     return Outcome(headers=headers, body=body, usage=completion.usage, cost_micros=cost)
 
 

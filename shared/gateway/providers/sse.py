@@ -62,8 +62,17 @@ class SSEDecoder:
         return None
 
 
+# One encoder for every event: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(payload: Mapping[str, object] | list[object]) -> bytes:
-    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + _ENCODER.encode(payload).encode() + b"\n\n"
+
+
+def dumps(payload: object) -> bytes:
+    """Compact UTF-8 JSON, for bodies."""
+    return _ENCODER.encode(payload).encode()
 
 
 DONE = b"data: [DONE]\n\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ import httpx
 from gateway import errors
 from gateway.config import settings
 from gateway.providers.spec import UpstreamEvent
+from gateway.providers.sse import SSEDecoder, dumps
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -55,7 +55,7 @@ async def close() -> None:
 
 
 def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
-    body = json.dumps(request.body, separators=(",", ":")).encode()
+    body = dumps(request.body)
     headers = dict(request.headers)
     if request.sigv4_region:
         headers = _sigv4(request.url, body, headers, request.sigv4_region)
@@ -134,8 +134,6 @@ async def open_stream(request: UpstreamRequest, timeout_s: float) -> AsyncIterat
 
 
 async def _sse_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[UpstreamEvent]:
-    from gateway.providers.sse import SSEDecoder
-
     decoder = SSEDecoder()
     async for chunk in chunks:
         for event in decoder.feed(chunk):
