@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from gateway.config import Deployment, GatewayConfig
-    from gateway.providers.spec import Dialect, Target, TokenUsage, UpstreamRequest
+    from gateway.providers.spec import (
+        Dialect,
+        StreamState,
+        Target,
+        TokenUsage,
+        UpstreamEvent,
+        UpstreamRequest,
+    )
     from gateway.schemas.openai import ChatCompletionRequest
 
 logger = logging.getLogger(__name__)
@@ -119,9 +126,12 @@ async def _relay(
     state = speaker.new_stream_state(meta)
     try:
         async with stack:
-            async for event in handle.events():
-                for chunk in speaker.parse_stream_event(state, event):
-                    yield sse.encode(chunk)
+            async for batch in handle.batches():
+                out, failure = _translate(speaker, state, batch)
+                if out:
+                    yield out
+                if failure is not None:
+                    raise failure
             for chunk in speaker.finish_stream(state):
                 yield sse.encode(chunk)
         if state.usage is not None:
@@ -142,3 +152,16 @@ async def _relay(
     if outcome.cost_micros is not None:
         yield f": x-gateway-cost-usd={format_usd(outcome.cost_micros)}\n\n".encode()
     yield sse.DONE
+
+
+def _translate(
+    speaker: Dialect, state: StreamState, batch: list[UpstreamEvent]
+) -> tuple[bytes, Exception | None]:
+    """One network read's events as SSE bytes; a failure comes after what preceded it."""
+    out: list[bytes] = []
+    try:
+        for event in batch:
+            out.extend(sse.encode(chunk) for chunk in speaker.parse_stream_event(state, event))
+    except Exception as exc:  # re-raised by the relay once `out` is sent
+        return b"".join(out), exc
+    return b"".join(out), None

@@ -100,6 +100,8 @@ def main() -> None:
         host=HOST,
         port=port,
         access_log=False,
+        loop="uvloop",  # served as functions/api/run.sh serves it in Lambda
+        http="h11",
         log_level=os.environ.get("LOG_LEVEL", "warning").lower(),
     )
 

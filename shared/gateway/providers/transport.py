@@ -112,11 +112,14 @@ class UpstreamStream:
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from None
 
-    async def events(self) -> AsyncIterator[UpstreamEvent]:
-        decode = _sse_frames if self.framing == "sse" else _eventstream_frames
+    async def batches(self) -> AsyncIterator[list[UpstreamEvent]]:
+        """The events of each network read, together: the relay writes them in one send."""
+        feed = SSEDecoder().feed if self.framing == "sse" else EventStreamDecoder().feed
         try:
-            async for event in decode(self.response.aiter_raw()):
-                yield event
+            async for data in self.response.aiter_raw():
+                batch = feed(data)
+                if batch:
+                    yield batch
         except httpx.HTTPError as exc:
             raise _transport_error(exc) from None
 
@@ -133,29 +136,27 @@ async def open_stream(request: UpstreamRequest, timeout_s: float) -> AsyncIterat
         await response.aclose()
 
 
-async def _sse_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[UpstreamEvent]:
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
+class EventStreamDecoder:
+    """AWS event-stream framing (Bedrock's ConverseStream), decoded by botocore."""
 
+    def __init__(self) -> None:
+        from botocore.eventstream import EventStreamBuffer
 
-async def _eventstream_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[UpstreamEvent]:
-    from botocore.eventstream import EventStreamBuffer, EventStreamError
+        self._buffer = EventStreamBuffer()
 
-    buffer = EventStreamBuffer()
-    async for chunk in chunks:
-        buffer.add_data(chunk)
+    def feed(self, data: bytes) -> list[UpstreamEvent]:
+        from botocore.eventstream import ParserError
+
+        self._buffer.add_data(data)
         try:
-            messages = list(buffer)
-        except EventStreamError:
+            return [_event(message.headers, message.payload) for message in self._buffer]
+        except ParserError:
             raise errors.UpstreamError("The provider sent a corrupt event stream.") from None
-        for message in messages:
-            headers: dict[str, Any] = message.headers  # type: ignore[assignment]
-            kind = headers.get(":message-type", "event")
-            name = headers.get(":exception-type") or headers.get(":event-type") or "error"
-            yield UpstreamEvent(
-                name=str(name),
-                data=message.payload.decode("utf-8", "replace"),
-                is_exception=kind != "event",
-            )
+
+
+def _event(headers: Any, payload: bytes) -> UpstreamEvent:
+    kind = headers.get(":message-type", "event")
+    name = headers.get(":exception-type") or headers.get(":event-type") or "error"
+    return UpstreamEvent(
+        name=str(name), data=payload.decode("utf-8", "replace"), is_exception=kind != "event"
+    )
