@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 import pytest
 
@@ -218,7 +219,6 @@ BAD_CREDENTIALS: list[tuple[str, list[tuple[str, str]]]] = [
     ("prefix of key", [("authorization", f"Bearer {MASTER_KEY[:-1]}")]),
     ("two headers", [("authorization", f"Bearer {MASTER_KEY}"), ("authorization", "Bearer x")]),
     ("8 KiB key", [("authorization", "Bearer " + "k" * 8192)]),
-    ("control chars", [("authorization", f"Bearer {MASTER_KEY}\x01")]),
     ("injection", [("authorization", "Bearer ' OR '1'='1")]),
     ("json injection", [("authorization", 'Bearer {"$ne": null}')]),
 ]
@@ -244,6 +244,29 @@ def test_bad_credentials_are_401_with_one_body(
         "param": None,
         "code": "invalid_api_key",
     }
+    assert gateway_env.requests == []
+
+
+def test_control_bytes_in_a_key_are_401_in_the_app(gateway_env: SimulatorApp) -> None:
+    from gateway.http.app import create_app
+
+    async def run() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+            return await c.get("/v1/models", headers={"authorization": f"Bearer {MASTER_KEY}\x01"})
+
+    assert_error(anyio.run(run), 401, "invalid_api_key")
+
+
+def test_control_bytes_in_a_header_never_reach_the_app(
+    client: httpx.Client, gateway_env: SimulatorApp
+) -> None:
+    # Not valid HTTP (RFC 9110 5.5): uvicorn's parser answers 400 itself. In AWS, API
+    # Gateway and the web adapter refuse such a header before it gets this far.
+    response = client.post(
+        "/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {MASTER_KEY}\x01"}
+    )
+    assert response.status_code == 400
     assert gateway_env.requests == []
 
 

@@ -128,7 +128,7 @@ def measure_overhead(n: int) -> dict[str, float]:
             "--loop",
             "uvloop",
             "--http",
-            "h11",
+            "httptools",
             "--log-level",
             "warning",
         ],

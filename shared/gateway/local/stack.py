@@ -101,7 +101,7 @@ def main() -> None:
         port=port,
         access_log=False,
         loop="uvloop",  # served as functions/api/run.sh serves it in Lambda
-        http="h11",
+        http="httptools",
         log_level=os.environ.get("LOG_LEVEL", "warning").lower(),
     )
 
