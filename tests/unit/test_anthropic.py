@@ -24,7 +24,6 @@ from gateway.providers import params, responses
 from gateway.providers.anthropic.request import (
     ADAPTIVE_FROM,
     EFFORTS,
-    THINKING_BUDGETS,
     endpoint,
     model_version,
 )
@@ -312,7 +311,7 @@ def test_client_limit_wins_over_config() -> None:
 # ---- reasoning ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("effort", "budget"), sorted(THINKING_BUDGETS.items()))
+@pytest.mark.parametrize(("effort", "budget"), sorted(params.THINKING_BUDGETS.items()))
 def test_reasoning_budget_map(effort: str, budget: int) -> None:
     sent = body(reasoning_effort=effort)
     assert sent["thinking"] == {"type": "enabled", "budget_tokens": budget}

@@ -94,3 +94,16 @@ def check(request: ChatCompletionRequest, table: ParamTable | None) -> tuple[str
             "Only n=1 is supported by this model's provider.", param="n"
         )
     return tuple(dropped)
+
+
+# reasoning_effort -> thinking budget tokens, for Claude models that take a budget (the
+# Messages API directly, or through Bedrock). LiteLLM's budgets, raised to the API's
+# 1024-token floor.
+THINKING_BUDGETS: dict[str, int] = {
+    "minimal": 1024,
+    "low": 1024,
+    "medium": 2048,
+    "high": 4096,
+    "xhigh": 8192,
+}
+MIN_THINKING_BUDGET = 1024

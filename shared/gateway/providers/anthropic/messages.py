@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import InvalidRequestError
+from gateway.providers.images import is_data_url, parse_data_url
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 
 Block = dict[str, Any]
 Turn = dict[str, Any]
-
-# The base64 image media types the Messages API accepts.
-IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
 def map_messages(messages: Sequence[Message]) -> tuple[list[Block], list[Turn]]:
@@ -147,19 +145,11 @@ def _tool_result(message: ToolMessage, i: int) -> Block:
 
 def image_block(url: str, param: str) -> Block:
     """An image_url (https URL or base64 data URL) as an Anthropic image block."""
-    if url.startswith("data:"):
-        header, comma, data = url[len("data:") :].partition(",")
-        media_type, *options = header.split(";")
-        if not comma or "base64" not in options:
-            raise InvalidRequestError("Image data URLs must be base64-encoded.", param=param)
-        if media_type not in IMAGE_MEDIA_TYPES:
-            raise InvalidRequestError(
-                "Images must be JPEG, PNG, GIF or WebP for this model's provider.",
-                param=param,
-            )
+    if is_data_url(url):
+        image = parse_data_url(url, param)
         return {
             "type": "image",
-            "source": {"type": "base64", "media_type": media_type, "data": data},
+            "source": {"type": "base64", "media_type": image.media_type, "data": image.data},
         }
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}

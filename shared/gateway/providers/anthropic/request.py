@@ -53,14 +53,6 @@ DEFAULT_MAX_TOKENS: tuple[tuple[Version, int], ...] = (
 ADAPTIVE_MAX_TOKENS = 16384  # adaptive thinking spends from max_tokens too
 UNVERSIONED_MAX_TOKENS = 8192
 
-THINKING_BUDGETS: dict[str, int] = {
-    "minimal": 1024,
-    "low": 1024,
-    "medium": 2048,
-    "high": 4096,
-    "xhigh": 8192,
-}
-MIN_THINKING_BUDGET = 1024
 THINKING_MIN_TOP_P = 0.95
 
 # reasoning_effort -> output_config.effort, for adaptive thinking.
@@ -166,13 +158,13 @@ def _budget_thinking(
     if effort is None or effort == "none":
         thinking = None if effort is None else {"type": "disabled"}
         return limit or default_max_tokens(version), thinking, None
-    budget = THINKING_BUDGETS[effort]
+    budget = params.THINKING_BUDGETS[effort]
     if limit is None:
         limit = budget + default_max_tokens(version)
     budget = min(budget, limit - 1)
-    if budget < MIN_THINKING_BUDGET:
+    if budget < params.MIN_THINKING_BUDGET:
         raise InvalidRequestError(
-            f"reasoning_effort needs max_tokens above {MIN_THINKING_BUDGET} "
+            f"reasoning_effort needs max_tokens above {params.MIN_THINKING_BUDGET} "
             "with this model's provider.",
             param="reasoning_effort",
         )

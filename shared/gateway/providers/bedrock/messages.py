@@ -8,13 +8,11 @@ fetch them for it (that would let clients make it request arbitrary URLs).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
+from gateway.providers.images import is_data_url, parse_data_url
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -30,8 +28,6 @@ if TYPE_CHECKING:
 
 Block = dict[str, Any]
 Turn = dict[str, Any]
-
-_DATA_URL = re.compile(r"data:image/(png|jpeg|jpg|gif|webp);base64,(.+)", re.DOTALL)
 
 
 def map_messages(messages: list[Message]) -> tuple[list[Block], list[Turn]]:
@@ -122,27 +118,14 @@ def _texts(content: str | list[ContentPart], i: int) -> list[str]:
 
 
 def _image(url: str, param: str) -> Block:
-    match = _DATA_URL.fullmatch(url)
-    if match is None:
-        if url.startswith("data:"):
-            raise errors.UnsupportedParameterError(
-                "Images must be base64 PNG, JPEG, GIF or WebP for this model's provider.",
-                param=param,
-            )
+    if not is_data_url(url):
         raise errors.UnsupportedParameterError(
             "This model's provider cannot fetch image URLs; send the image as a base64 data URL.",
             param=param,
         )
-    kind, data = match.groups()
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.InvalidRequestError(
-            "The image data URL is not valid base64.", param=param
-        ) from None
+    image = parse_data_url(url, param)
     # In Converse's REST JSON a blob member is the base64 text itself.
-    image_format = "jpeg" if kind == "jpg" else kind
-    return {"image": {"format": image_format, "source": {"bytes": data}}}
+    return {"image": {"format": image.format, "source": {"bytes": image.data}}}
 
 
 def _tool_use(call: ToolCall, param: str) -> Block:

@@ -40,13 +40,6 @@ if TYPE_CHECKING:
 
 PARAMS: ParamTable = MappingProxyType(dict(params.TRANSLATED_DEFAULTS))
 
-THINKING_BUDGETS: dict[str, int] = {
-    "minimal": 1024,
-    "low": 1024,
-    "medium": 2048,
-    "high": 4096,
-    "xhigh": 8192,
-}
 NOVA_EFFORTS: dict[str, str] = {"low": "low", "medium": "medium", "high": "high"}
 _ANSWER_TOKENS = 4096
 
@@ -144,7 +137,7 @@ def _reasoning(request: ChatCompletionRequest, model: str) -> tuple[dict[str, An
         return {}, None
     family = _model_family(model)
     if family == "anthropic":
-        budget = THINKING_BUDGETS[effort]
+        budget = params.THINKING_BUDGETS[effort]
         limit = request.output_limit
         if limit is not None and limit <= budget:
             raise errors.InvalidRequestError(
