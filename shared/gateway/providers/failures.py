@@ -6,9 +6,10 @@ field (redacted later by the pipeline); never the raw upstream body.
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway import errors
 
@@ -65,3 +66,14 @@ def for_status(status: int, detail: str, headers: Mapping[str, str]) -> errors.G
             f"The provider is overloaded{suffix}", headers=retry or {"retry-after": "1"}
         )
     return errors.UpstreamError(f"The provider failed with status {status}.")
+
+
+def json_object(body: bytes | str) -> dict[str, Any]:
+    """A provider's JSON object (response or stream event); anything else is a 502."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise errors.UpstreamError("The provider sent an invalid response.")
+    return data

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gateway import errors
 from gateway.providers import failures
@@ -100,16 +100,9 @@ def _finish(reason: Any) -> FinishReason | None:
     return FINISH_REASONS.get(str(reason), "stop")
 
 
-def _loads(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise errors.UpstreamError("The provider sent an invalid response.") from None
-
-
 def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
-    data = _loads(body)
-    choices = data.get("choices") if isinstance(data, dict) else None
+    data = failures.json_object(body)
+    choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
         raise errors.UpstreamError("The provider sent a response without choices.")
     for choice in choices:
@@ -117,7 +110,8 @@ def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
             raise errors.UpstreamError("The provider sent a malformed choice.")
         choice["finish_reason"] = _finish(choice.get("finish_reason")) or "stop"
     data.update(id=meta.id, model=meta.model, object="chat.completion", created=meta.created)
-    response: ChatCompletion = data
+    # Passthrough: the vendor's fields stay (logprobs, service_tier, ...); checked above.
+    response = cast("ChatCompletion", data)
     return Completion(response=response, usage=_usage(data.get("usage")) or TokenUsage())
 
 
@@ -134,9 +128,7 @@ def parse_stream_event(state: OpenAIStreamState, event: UpstreamEvent) -> list[C
     if event.data == "[DONE]":
         state.done = True
         return []
-    data = _loads(event.data)
-    if not isinstance(data, dict):
-        raise errors.UpstreamError("The provider sent a malformed stream event.")
+    data = failures.json_object(event.data)
     if "error" in data:
         raise _error_from(data, 200, {})
     usage = _usage(data.pop("usage", None))

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
-from gateway.providers import responses
+from gateway.providers import failures, responses
 from gateway.providers.spec import Completion, TokenUsage
 
 if TYPE_CHECKING:
@@ -55,15 +55,8 @@ def arguments(tool_input: object) -> str:
     return json.dumps(tool_input if isinstance(tool_input, dict) else {}, ensure_ascii=False)
 
 
-def loads(body: bytes | str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise errors.UpstreamError("The provider sent an invalid response.") from None
-
-
 def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
-    data = loads(body)
+    data = failures.json_object(body)
     if not isinstance(data, dict) or not isinstance(data.get("content"), list):
         raise errors.UpstreamError("The provider sent a malformed response.")
     texts: list[str] = []

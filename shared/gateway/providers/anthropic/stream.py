@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gateway.errors import UpstreamError
-from gateway.providers import responses
+from gateway.providers import failures, responses
 from gateway.providers.anthropic.errors import error_from
-from gateway.providers.anthropic.response import finish_reason, loads, token_usage
+from gateway.providers.anthropic.response import finish_reason, token_usage
 from gateway.providers.spec import StreamState
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def new_stream_state(meta: ResponseMeta) -> AnthropicStreamState:
 def parse_stream_event(
     state: AnthropicStreamState, event: UpstreamEvent
 ) -> list[ChatCompletionChunk]:
-    data = loads(event.data)
+    data = failures.json_object(event.data)
     if not isinstance(data, dict):
         raise UpstreamError("The provider sent a malformed stream event.")
     handler = _HANDLERS.get(str(data.get("type", event.name)))

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
-from gateway.providers import responses
+from gateway.providers import failures, responses
 from gateway.providers.spec import Completion, TokenUsage
 
 if TYPE_CHECKING:
@@ -55,22 +55,12 @@ def token_usage(raw: Any) -> TokenUsage:
     )
 
 
-def loads(text: bytes | str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise errors.UpstreamError("The provider sent an invalid response.")
-    return data
-
-
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
 def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
-    data = loads(body)
+    data = failures.json_object(body)
     message = as_dict(data.get("output")).get("message")
     blocks = message.get("content") if isinstance(message, dict) else None
     if not isinstance(blocks, list):

@@ -12,9 +12,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
-from gateway.providers import responses
+from gateway.providers import failures, responses
 from gateway.providers.bedrock.errors import stream_error
-from gateway.providers.bedrock.response import as_dict, finish_reason, loads, token_usage
+from gateway.providers.bedrock.response import as_dict, finish_reason, token_usage
 from gateway.providers.spec import StreamState
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def parse_stream_event(
     handler = _HANDLERS.get(event.name)
     if handler is None:
         return []  # an event type added after this dialect was written
-    return handler(state, loads(event.data))
+    return handler(state, failures.json_object(event.data))
 
 
 def finish_stream(state: BedrockStreamState) -> list[ChatCompletionChunk]:
