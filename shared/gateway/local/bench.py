@@ -126,7 +126,7 @@ def measure_overhead(n: int) -> dict[str, float]:
             str(gw_port),
             "--no-access-log",
             "--loop",
-            "uvloop",
+            "asyncio",
             "--http",
             "httptools",
             "--log-level",

@@ -100,7 +100,7 @@ def main() -> None:
         host=HOST,
         port=port,
         access_log=False,
-        loop="uvloop",  # served as functions/api/run.sh serves it in Lambda
+        loop="asyncio",  # served as functions/api/run.sh serves it in Lambda
         http="httptools",
         log_level=os.environ.get("LOG_LEVEL", "warning").lower(),
     )
