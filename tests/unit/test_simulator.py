@@ -20,8 +20,8 @@ from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
 
 from gateway.local.simulator import FAULTS, SimulatorApp, create_app, main
-from gateway.local.simulator.common import count_tokens, split_chunks
 from gateway.local.simulator.eventstream import encode_event, encode_exception
+from gateway.local.simulator.scenario import count_tokens, split_chunks
 from servers import serve
 
 if TYPE_CHECKING:

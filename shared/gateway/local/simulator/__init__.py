@@ -3,7 +3,7 @@
 Used by ``make dev`` (an offline upstream) and by the tests (a fault-injecting fake).
 Run it with ``python -m gateway.local.simulator --host 127.0.0.1 --port 4010``.
 
-Faults (see ``common.FAULTS``) are chosen per request by header ``x-sim-fault``, by a
+Faults (see ``scenario.FAULTS``) are chosen per request by header ``x-sim-fault``, by a
 ``[sim-fault:NAME]`` marker in the last user message, or server-wide with
 ``app.set_fault(name, times=None)`` / ``POST /_sim/fault {"fault": NAME, "times": N}``.
 ``GET /_sim/requests`` lists what was received; ``POST /_sim/reset`` forgets everything.
@@ -12,7 +12,7 @@ Faults (see ``common.FAULTS``) are chosen per request by header ``x-sim-fault``,
 from __future__ import annotations
 
 from gateway.local.simulator.app import SimulatorApp, create_app, main
-from gateway.local.simulator.common import FAULTS
+from gateway.local.simulator.scenario import FAULTS
 from gateway.local.simulator.state import SimState
 
 __all__ = ["FAULTS", "SimState", "SimulatorApp", "create_app", "main"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway.local.simulator.common import (
+from gateway.local.simulator.engine import ErrorContext, Ev, Vendor, json_response
+from gateway.local.simulator.scenario import (
     RETRY_AFTER_SECONDS,
     TOOL_ARGUMENTS,
     Parsed,
@@ -16,14 +17,13 @@ from gateway.local.simulator.common import (
     dumps,
     signature_for,
 )
-from gateway.local.simulator.engine import ErrorContext, Ev, Vendor, json_response
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from gateway.local.simulator.common import Plan
     from gateway.local.simulator.engine import Kind
+    from gateway.local.simulator.scenario import Plan
 
 CONTEXT_WINDOW = 200000
 _ROLES = 'messages: roles must alternate between "user" and "assistant"'

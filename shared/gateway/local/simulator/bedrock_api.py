@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway.local.simulator.common import (
+from gateway.local.simulator.engine import ErrorContext, Ev, Kind, Vendor, json_response
+from gateway.local.simulator.eventstream import encode_event, encode_exception
+from gateway.local.simulator.scenario import (
     RETRY_AFTER_SECONDS,
     TOOL_ARGUMENTS,
     Parsed,
@@ -23,14 +25,12 @@ from gateway.local.simulator.common import (
     dumps,
     signature_for,
 )
-from gateway.local.simulator.engine import ErrorContext, Ev, Kind, Vendor, json_response
-from gateway.local.simulator.eventstream import encode_event, encode_exception
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from gateway.local.simulator.common import Plan
+    from gateway.local.simulator.scenario import Plan
 
 _PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _INTERNAL = "The system encountered an unexpected error during processing. Try your request again."

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from gateway.local.simulator.common import (
+from gateway.local.simulator.scenario import (
     DEFAULT_CHUNKS,
     ERROR_FAULTS,
     HTML_PAGE,
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
-    from gateway.local.simulator.common import Parsed
+    from gateway.local.simulator.scenario import Parsed
 
 JSON = "application/json"
 Kind = Literal["meta", "delta", "tail"]

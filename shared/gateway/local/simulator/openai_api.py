@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
 
-from gateway.local.simulator.common import (
+from gateway.local.simulator.engine import ErrorContext, Ev, Vendor, json_response
+from gateway.local.simulator.scenario import (
     RETRY_AFTER_SECONDS,
     TOOL_ARGUMENTS_JSON,
     Parsed,
@@ -18,13 +19,12 @@ from gateway.local.simulator.common import (
     dumps,
     mask_key,
 )
-from gateway.local.simulator.engine import ErrorContext, Ev, Vendor, json_response
 
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from gateway.local.simulator.common import Plan
+    from gateway.local.simulator.scenario import Plan
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1")
 CONTEXT_WINDOW = 128000

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gateway.local.simulator.common import FAULTS
+from gateway.local.simulator.scenario import FAULTS
 
 if TYPE_CHECKING:
-    from gateway.local.simulator.common import PromptScan
+    from gateway.local.simulator.scenario import PromptScan
 
 DEFAULT_STALL_SECONDS = 30.0
 
