@@ -43,8 +43,6 @@ def parse_stream_event(
     state: AnthropicStreamState, event: UpstreamEvent
 ) -> list[ChatCompletionChunk]:
     data = failures.json_object(event.data)
-    if not isinstance(data, dict):
-        raise UpstreamError("The provider sent a malformed stream event.")
     handler = _HANDLERS.get(str(data.get("type", event.name)))
     return handler(state, data) if handler is not None else []
 
