@@ -57,7 +57,7 @@ def arguments(tool_input: object) -> str:
 
 def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
     data = failures.json_object(body)
-    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+    if not isinstance(data.get("content"), list):
         raise errors.UpstreamError("The provider sent a malformed response.")
     texts: list[str] = []
     thoughts: list[str] = []
