@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pydantic import ValidationError
 
 from gateway.config import MAX_BODY_BYTES
@@ -74,8 +74,10 @@ def parse_json(raw: bytes) -> dict[str, Any]:
             "The request body is empty; send a JSON object.", code="invalid_json"
         )
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+        # A leading UTF-8 BOM is tolerated, as the stdlib does; nesting beyond 1024 levels
+        # is a decode error, not a crash.
+        data = orjson.loads(raw.removeprefix(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError:
         raise InvalidRequestError(
             "The request body is not valid JSON.", code="invalid_json"
         ) from None

@@ -6,10 +6,11 @@ field (redacted later by the pipeline); never the raw upstream body.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from gateway import errors
 
@@ -71,8 +72,8 @@ def for_status(status: int, detail: str, headers: Mapping[str, str]) -> errors.G
 def json_object(body: bytes | str) -> dict[str, Any]:
     """A provider's JSON object (response or stream event); anything else is a 502."""
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
         raise errors.UpstreamError("The provider sent an invalid response.")

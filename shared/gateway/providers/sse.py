@@ -7,8 +7,9 @@ event, comment lines (starting with ':') are ignored.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
+
+import orjson
 
 from gateway.providers.spec import UpstreamEvent
 
@@ -62,17 +63,13 @@ class SSEDecoder:
         return None
 
 
-# One encoder for every event: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def encode(payload: Mapping[str, object] | list[object]) -> bytes:
-    return b"data: " + _ENCODER.encode(payload).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def dumps(payload: object) -> bytes:
     """Compact UTF-8 JSON, for bodies."""
-    return _ENCODER.encode(payload).encode()
+    return orjson.dumps(payload)
 
 
 DONE = b"data: [DONE]\n\n"
