@@ -47,6 +47,7 @@ class Settings:
     upstream_timeout_s: float
     connect_timeout_s: float
     log_level: str
+    sse_keepalive_s: float
 
 
 @functools.cache
@@ -60,6 +61,7 @@ def settings() -> Settings:
         upstream_timeout_s=float(env.get("GATEWAY_UPSTREAM_TIMEOUT_S", "600")),
         connect_timeout_s=float(env.get("GATEWAY_CONNECT_TIMEOUT_S", "10")),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        sse_keepalive_s=float(env.get("GATEWAY_SSE_KEEPALIVE_S", "20")),
     )
 
 

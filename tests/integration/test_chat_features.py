@@ -212,3 +212,27 @@ def test_a_bug_is_a_generic_500_with_request_id(
             "code": "internal_error",
         }
         assert response.headers["x-request-id"]
+
+
+def test_a_silent_stream_sends_keep_alive_comments(
+    client: httpx.Client, gateway_env: SimulatorApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.config import settings
+
+    monkeypatch.setenv("GATEWAY_SSE_KEEPALIVE_S", "0.2")
+    settings.cache_clear()
+    gateway_env.set_fault("stall_after_first")
+    response = client.post(
+        "/v1/chat/completions",
+        headers=AUTH,
+        json={
+            "model": "one-second",
+            "stream": True,
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
+    settings.cache_clear()
+    blocks = [block for block in response.text.split("\n\n") if block]
+    assert blocks[0].startswith("data: ")
+    assert blocks.count(": keep-alive") >= 3  # 1 s of silence, one every 0.2 s
+    assert json.loads(blocks[-1].removeprefix("data: "))["error"]["code"] == "upstream_timeout"

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.completions import complete
+from gateway.config import settings
 from gateway.http.auth import require_master_key
 from gateway.http.body import parse_json, read_body, reject_routing_overrides, validate_chat
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
+from gateway.http.streaming import KeepAliveStreamingResponse
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -32,8 +34,9 @@ async def chat_completions(request: Request) -> Response:
     config = await gateway_config()
     outcome = await complete(chat, config, rid)
     if outcome.stream is not None:
-        return StreamingResponse(
+        return KeepAliveStreamingResponse(
             outcome.stream,
+            interval=settings().sse_keepalive_s,
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **outcome.headers},
         )

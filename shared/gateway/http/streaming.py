@@ -1,0 +1,55 @@
+"""SSE responses that stay alive through long silences.
+
+API Gateway ends a streamed response after 5 minutes without a byte (30 s on
+edge-optimized endpoints), and a reasoning model may think longer than that
+before its first token. While the upstream is silent, a comment line
+(`: keep-alive`), which SSE clients ignore, goes out every `interval` seconds.
+One timer task per stream; chunks pay only a timestamp and an uncontended lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.responses import StreamingResponse
+
+if TYPE_CHECKING:
+    from starlette.types import Send
+
+KEEP_ALIVE = b": keep-alive\n\n"
+
+
+class KeepAliveStreamingResponse(StreamingResponse):
+    def __init__(self, content: Any, *, interval: float, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.interval = interval
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        lock = asyncio.Lock()  # ASGI send must not run twice at once
+        last_sent = time.monotonic()
+
+        async def keep_alive() -> None:
+            nonlocal last_sent
+            while True:
+                await anyio.sleep(max(0.0, last_sent + self.interval - time.monotonic()))
+                if time.monotonic() - last_sent >= self.interval:
+                    async with lock:
+                        await send(
+                            {"type": "http.response.body", "body": KEEP_ALIVE, "more_body": True}
+                        )
+                    last_sent = time.monotonic()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(keep_alive)
+            async for chunk in self.body_iterator:
+                async with lock:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                last_sent = time.monotonic()
+            tasks.cancel_scope.cancel()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
