@@ -22,7 +22,7 @@ from gateway.redaction import redact
 from gateway.spend.cost import cost_micros, format_usd
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from gateway.config import Deployment, GatewayConfig
     from gateway.providers.spec import (
@@ -51,6 +51,9 @@ class Outcome:
     headers: dict[str, str]
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+    # Releases the upstream stream even if `stream` is never iterated (the client left
+    # before the first byte); idempotent.
+    close: Callable[[], Awaitable[None]] | None = None
     usage: TokenUsage | None = None
     cost_micros: int | None = field(default=None)
 
@@ -109,7 +112,7 @@ async def _open_stream(
     except BaseException:
         await stack.aclose()
         raise
-    outcome = Outcome(headers=headers)
+    outcome = Outcome(headers=headers, close=stack.aclose)
     outcome.stream = _relay(speaker, handle, deployment, meta, request, stack, outcome)
     return outcome
 

@@ -37,6 +37,7 @@ async def chat_completions(request: Request) -> Response:
         return KeepAliveStreamingResponse(
             outcome.stream,
             interval=settings().sse_keepalive_s,
+            on_close=outcome.close,
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **outcome.headers},
         )

@@ -17,17 +17,34 @@ import anyio
 from starlette.responses import StreamingResponse
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.types import Send
 
 KEEP_ALIVE = b": keep-alive\n\n"
 
 
 class KeepAliveStreamingResponse(StreamingResponse):
-    def __init__(self, content: Any, *, interval: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        content: Any,
+        *,
+        interval: float,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(content, **kwargs)
         self.interval = interval
+        self.on_close = on_close
 
     async def stream_response(self, send: Send) -> None:
+        try:
+            await self._stream(send)
+        finally:
+            if self.on_close is not None:
+                await self.on_close()
+
+    async def _stream(self, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
