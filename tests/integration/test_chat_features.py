@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 
 
+def ask(
+    client: httpx.Client, model: str, text: str, *, stream: bool = False, **extra: Any
+) -> httpx.Response:
+    body = {"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]}
+    return client.post("/v1/chat/completions", headers=AUTH, json=body | extra)
+
+
 @pytest.fixture
 def client(gateway_url: str) -> httpx.Client:
     with httpx.Client(base_url=gateway_url, timeout=20) as c:
@@ -24,11 +31,7 @@ def client(gateway_url: str) -> httpx.Client:
 
 
 def test_cost_header_uses_the_model_info_override(client: httpx.Client) -> None:
-    response = client.post(
-        "/v1/chat/completions",
-        headers=AUTH,
-        json={"model": "priced", "messages": [{"role": "user", "content": "one two three"}]},
-    )
+    response = ask(client, "priced", "one two three")
     assert response.status_code == 200
     usage = response.json()["usage"]
     expected = usage["prompt_tokens"] * 0.001 + usage["completion_tokens"] * 0.002
@@ -38,11 +41,7 @@ def test_cost_header_uses_the_model_info_override(client: httpx.Client) -> None:
 
 
 def test_cost_header_uses_genai_prices(client: httpx.Client) -> None:
-    response = client.post(
-        "/v1/chat/completions",
-        headers=AUTH,
-        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "one two three"}]},
-    )
+    response = ask(client, "gpt-4o-mini", "one two three")
     usage = response.json()["usage"]
     # gpt-4o-mini: $0.15 / MTok in, $0.60 / MTok out
     micros = round(usage["prompt_tokens"] * 0.15 + usage["completion_tokens"] * 0.60)
@@ -50,14 +49,12 @@ def test_cost_header_uses_genai_prices(client: httpx.Client) -> None:
 
 
 def test_stream_cost_arrives_as_a_comment_before_done(client: httpx.Client) -> None:
-    response = client.post(
-        "/v1/chat/completions",
-        headers=AUTH,
-        json={"model": "priced", "stream": True, "messages": [{"role": "user", "content": "a b"}]},
-    )
+    response = ask(client, "priced", "a b", stream=True, stream_options={"include_usage": True})
     lines = [line for line in response.text.split("\n\n") if line]
     assert lines[-1] == "data: [DONE]"
-    assert lines[-2].startswith(": x-gateway-cost-usd=0.")
+    usage = json.loads(lines[-3].removeprefix("data: "))["usage"]
+    expected = usage["prompt_tokens"] * 0.001 + usage["completion_tokens"] * 0.002
+    assert lines[-2] == f": x-gateway-cost-usd={expected:.6f}"
     assert "x-gateway-cost-usd" not in response.headers
 
 
@@ -127,11 +124,7 @@ def test_client_headers_are_never_forwarded(
 def test_upstream_timeout_is_504(client: httpx.Client, gateway_env: SimulatorApp) -> None:
     gateway_env.set_fault("timeout")
     start = time.monotonic()
-    response = client.post(
-        "/v1/chat/completions",
-        headers=AUTH,
-        json={"model": "one-second", "messages": [{"role": "user", "content": "x"}]},
-    )
+    response = ask(client, "one-second", "x")
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
     assert time.monotonic() - start < 5
@@ -142,15 +135,7 @@ def test_stream_stall_after_first_chunk_ends_with_error_event(
 ) -> None:
     gateway_env.set_fault("stall_after_first")
     start = time.monotonic()
-    response = client.post(
-        "/v1/chat/completions",
-        headers=AUTH,
-        json={
-            "model": "one-second",
-            "stream": True,
-            "messages": [{"role": "user", "content": "x"}],
-        },
-    )
+    response = ask(client, "one-second", "x", stream=True)
     assert response.status_code == 200
     last = [line for line in response.text.split("\n\n") if line][-1]
     assert json.loads(last.removeprefix("data: "))["error"]["code"] == "upstream_timeout"
@@ -187,15 +172,7 @@ def test_a_bug_is_a_generic_500_with_request_id(
 
     monkeypatch.setattr(completions, "cost_micros", broken)
     with httpx.Client(base_url=gateway_url, timeout=20) as client:
-        response = client.post(
-            "/v1/chat/completions",
-            headers=AUTH,
-            json={
-                "model": "gpt-4o-mini",
-                "stream": stream,
-                "messages": [{"role": "user", "content": "x"}],
-            },
-        )
+        response = ask(client, "gpt-4o-mini", "x", stream=stream)
     assert OPENAI_KEY not in response.text
     assert "Traceback" not in response.text
     assert "boom" not in response.text
@@ -222,15 +199,7 @@ def test_a_silent_stream_sends_keep_alive_comments(
     monkeypatch.setenv("GATEWAY_SSE_KEEPALIVE_S", "0.2")
     settings.cache_clear()
     gateway_env.set_fault("stall_after_first")
-    response = client.post(
-        "/v1/chat/completions",
-        headers=AUTH,
-        json={
-            "model": "one-second",
-            "stream": True,
-            "messages": [{"role": "user", "content": "x"}],
-        },
-    )
+    response = ask(client, "one-second", "x", stream=True)
     settings.cache_clear()
     blocks = [block for block in response.text.split("\n\n") if block]
     assert blocks[0].startswith("data: ")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import pydantic
-import pydantic_core
 import pytest
 from anthropic.types import Message, RawMessageStreamEvent
 from anthropic.types.message_create_params import (
@@ -18,6 +16,7 @@ from anthropic.types.message_create_params import (
 )
 from anthropic.types.shared import ErrorResponse
 
+from chunks import fold
 from gateway import errors
 from gateway.providers import anthropic as dialect
 from gateway.providers import params, responses
@@ -29,6 +28,7 @@ from gateway.providers.anthropic.request import (
 )
 from gateway.providers.spec import Dialect, ResponseMeta, Target, TokenUsage, UpstreamEvent
 from gateway.schemas.openai import ChatCompletionRequest
+from sdk_types import sdk_validate
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 META = ResponseMeta(id="chatcmpl-test", created=1700000000, model="claude")
@@ -102,37 +102,6 @@ def expect_error(error: errors.GatewayError, expected: dict[str, Any]) -> None:
 
 # ---- the SDK's view of the API ------------------------------------------------------------
 #
-# The SDK's request types are TypedDicts whose lists are typed Iterable[...]. A plain
-# TypeAdapter validates an Iterable lazily (as a generator: nested items are never
-# checked) and ignores unknown keys. So: generators become lists, and validation runs
-# with extra="forbid", which applies to every TypedDict and model in the tree.
-
-
-def _eager(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_eager(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _eager(value) for key, value in node.items()}
-    if node.get("type") == "generator":
-        node["type"] = "list"
-    return node
-
-
-@functools.cache
-def sdk_validator(tp: Any) -> pydantic_core.SchemaValidator:
-    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
-        tp.model_rebuild(force=True)  # the SDK's models defer building their schema
-        schema = tp.__pydantic_core_schema__
-    else:
-        schema = pydantic.TypeAdapter(tp).core_schema
-    return pydantic_core.SchemaValidator(_eager(schema))
-
-
-def sdk_validate(tp: Any, value: Any) -> None:
-    sdk_validator(tp).validate_python(value, extra="forbid")
-
-
 # We send anthropic-version 2023-06-01, which has temperature and top_p; the installed
 # SDK (2.x) types API version 2026-10-21, which removed them. Those two are checked here,
 # everything else by the SDK.
@@ -590,29 +559,6 @@ def test_stream_fixture_matches_the_sdk(case: str) -> None:
             sdk_validate(ErrorResponse, data)
         elif data["type"] != "ping":  # documented, but not in the SDK's event union
             sdk_validate(RawMessageStreamEvent, data)
-
-
-def fold(chunks: list[Any]) -> dict[str, Any]:
-    """Concatenate streamed deltas the way an OpenAI client does."""
-    message: dict[str, Any] = {"role": "assistant", "content": None}
-    calls: dict[int, dict[str, Any]] = {}
-    finish = None
-    for c in chunks:
-        choice = c["choices"][0]
-        delta = choice["delta"]
-        for key in ("content", "reasoning_content"):
-            if delta.get(key):
-                message[key] = (message.get(key) or "") + delta[key]
-        for call in delta.get("tool_calls", []):
-            slot = calls.setdefault(call["index"], {"function": {"arguments": ""}})
-            if "id" in call:
-                slot.update(id=call["id"], type=call["type"])
-                slot["function"]["name"] = call["function"]["name"]
-            slot["function"]["arguments"] += call["function"]["arguments"]
-        finish = choice["finish_reason"] or finish
-    if calls:
-        message["tool_calls"] = [calls[i] for i in sorted(calls)]
-    return {"message": message, "finish_reason": finish}
 
 
 @pytest.mark.parametrize("case", FOLD_CASES)

@@ -15,6 +15,7 @@ from botocore.serialize import create_serializer
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
+from chunks import fold
 from gateway import errors
 from gateway.providers import bedrock
 from gateway.providers.spec import ResponseMeta, Target, UpstreamEvent
@@ -391,37 +392,6 @@ def run_stream(case: str) -> tuple[list[Any], Any]:
     return chunks, state
 
 
-def aggregate(chunks: list[Any]) -> dict[str, Any]:
-    """Fold chunks the way an OpenAI client does."""
-    message: dict[str, Any] = {"role": "assistant", "content": None}
-    calls: dict[int, dict[str, Any]] = {}
-    finish = None
-    for chunk in chunks:
-        assert chunk["object"] == "chat.completion.chunk"
-        assert (chunk["id"], chunk["created"], chunk["model"]) == (
-            META.id,
-            META.created,
-            META.model,
-        )
-        choice = chunk["choices"][0]
-        delta = choice["delta"]
-        for key in ("content", "reasoning_content"):
-            if key in delta:
-                message[key] = (message.get(key) or "") + delta[key]
-        for call in delta.get("tool_calls", []):
-            slot = calls.setdefault(call["index"], {"function": {"arguments": ""}})
-            for key in ("id", "type"):
-                if key in call:
-                    slot[key] = call[key]
-            if "name" in call["function"]:
-                slot["function"]["name"] = call["function"]["name"]
-            slot["function"]["arguments"] += call["function"].get("arguments", "")
-        finish = choice["finish_reason"] or finish
-    if calls:
-        message["tool_calls"] = [calls[i] for i in sorted(calls)]
-    return {"message": message, "finish_reason": finish}
-
-
 def normalized(message: dict[str, Any]) -> dict[str, Any]:
     out = dict(message)
     out["tool_calls"] = [
@@ -436,7 +406,7 @@ def test_stream_concatenates_to_the_response(case: str) -> None:
     chunks, state = run_stream(case)
     golden = load(f"{case}.response.json")
     expected = golden["openai"]["choices"][0]
-    folded = aggregate(chunks)
+    folded = fold(chunks, META)
     assert normalized(folded["message"]) == normalized(expected["message"])
     assert folded["finish_reason"] == expected["finish_reason"]
     assert usage_dict(state.usage) == golden["usage"]

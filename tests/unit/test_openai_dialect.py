@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import pydantic
-import pydantic_core
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.completion_create_params import (
@@ -18,11 +16,13 @@ from openai.types.chat.completion_create_params import (
 )
 from openai.types.shared import ErrorObject
 
+from chunks import fold
 from gateway import errors
 from gateway.providers import openai as dialect
 from gateway.providers import params
 from gateway.providers.spec import ResponseMeta, Target, UpstreamEvent
 from gateway.schemas.openai import ChatCompletionRequest
+from sdk_types import sdk_validate
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "openai"
 META = ResponseMeta(id="chatcmpl-test", created=1700000000, model="gpt")
@@ -85,31 +85,6 @@ def usage_dict(usage: Any) -> dict[str, int]:
 # reasoning_content, vLLM's top_k): their fixtures are checked against the same types, with
 # extra fields allowed. The SDK's request TypedDicts type lists as Iterable, which a plain
 # TypeAdapter validates lazily; generators become lists so nested items are checked.
-
-
-def _eager(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_eager(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _eager(value) for key, value in node.items()}
-    if node.get("type") == "generator":
-        node["type"] = "list"
-    return node
-
-
-@functools.cache
-def sdk_validator(tp: Any) -> pydantic_core.SchemaValidator:
-    if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
-        tp.model_rebuild(force=True)
-        schema = tp.__pydantic_core_schema__
-    else:
-        schema = pydantic.TypeAdapter(tp).core_schema
-    return pydantic_core.SchemaValidator(_eager(schema))
-
-
-def sdk_validate(tp: Any, value: Any, *, strict: bool = True) -> None:
-    sdk_validator(tp).validate_python(value, extra="forbid" if strict else "allow")
 
 
 def is_openai(case: str) -> bool:
@@ -304,41 +279,13 @@ def run_stream(case: str, meta: ResponseMeta = META) -> tuple[list[Any], Any]:
     return chunks, state
 
 
-def fold(chunks: list[Any], meta: ResponseMeta) -> dict[str, Any]:
-    """Fold chunks the way an OpenAI client does."""
-    message: dict[str, Any] = {"content": None}
-    calls: dict[int, dict[str, Any]] = {}
-    for chunk in chunks:
-        assert (chunk["id"], chunk["created"], chunk["model"]) == (
-            meta.id,
-            meta.created,
-            meta.model,
-        )
-        assert chunk["object"] == "chat.completion.chunk"
-        delta = chunk["choices"][0]["delta"]
-        for key in ("content", "reasoning_content"):
-            if delta.get(key) is not None:
-                message[key] = (message.get(key) or "") + delta[key]
-        for call in delta.get("tool_calls") or []:
-            slot = calls.setdefault(call["index"], {"function": {"arguments": ""}})
-            for key in ("id", "type"):
-                if key in call:
-                    slot[key] = call[key]
-            if "name" in call["function"]:
-                slot["function"]["name"] = call["function"]["name"]
-            slot["function"]["arguments"] += call["function"].get("arguments", "")
-    if calls:
-        message["tool_calls"] = [calls[i] for i in sorted(calls)]
-    return message
-
-
 @pytest.mark.parametrize("case", FOLD_CASES)
 def test_stream_concatenates_to_the_response(case: str) -> None:
     meta = meta_for(case)
     chunks, state = run_stream(case, meta)
     golden = load(f"{case}.response.json")
     choice = golden["gateway"]["choices"][0]
-    message = fold(chunks, meta)
+    message = fold(chunks, meta)["message"]
     for key in ("content", "reasoning_content", "tool_calls"):
         assert message.get(key) == choice["message"].get(key), key
     assert state.finish_reason == choice["finish_reason"]
