@@ -8,6 +8,9 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
 from servers import serve
@@ -16,7 +19,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from gateway.local.emulation import Emulation
     from gateway.local.simulator import SimulatorApp
+
+
+@dataclass
+class GatewayTable:
+    name: str
+    client: Any  # boto3 DynamoDB client on the emulation, for arranging and inspecting
+    emulation: Emulation
+
+    def items(self) -> list[dict[str, Any]]:
+        from gateway.store.dynamo import decode_item
+
+        pages = self.client.get_paginator("scan").paginate(TableName=self.name)
+        return [decode_item(item) for page in pages for item in page["Items"]]
 
 _connect = socket.socket.connect
 _connect_ex = socket.socket.connect_ex
@@ -158,3 +175,41 @@ def gateway_url(gateway_env: SimulatorApp) -> Iterator[str]:
 
     with serve(create_app()) as url:
         yield url
+
+
+# ---- DynamoDB (moto's server, one call at a time) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def aws_emulation() -> Iterator[Emulation]:
+    from gateway.local import emulation
+
+    server = emulation.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gateway_table(
+    aws_emulation: Emulation, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GatewayTable]:
+    """A fresh table, created from template.yaml's definition, that the gateway uses."""
+    import uuid
+
+    import boto3
+
+    from gateway.http import dependencies
+    from gateway.local.provision import create_table, load_template
+
+    props = load_template()["Resources"]["GatewayTable"]["Properties"]
+    client = boto3.client("dynamodb", endpoint_url=aws_emulation.url)
+    name = create_table(client, f"gateway-{uuid.uuid4().hex[:12]}", props)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_emulation.url)
+    monkeypatch.setenv("GATEWAY_TABLE", name)
+    dependencies.reset()
+    aws_emulation.faults.clear()
+    aws_emulation.calls.clear()
+    yield GatewayTable(name, client, aws_emulation)
+    aws_emulation.faults.clear()
+    client.delete_table(TableName=name)
+    dependencies.reset()

@@ -47,6 +47,18 @@ def frozen_credentials() -> ReadOnlyCredentials:
     return credentials.get_frozen_credentials()
 
 
+def sigv4_headers(
+    url: str, body: bytes, headers: dict[str, str], service: str, region: str
+) -> dict[str, str]:
+    """`headers` plus SigV4 signing headers for a POST of `body` to `url` (~0.1 ms)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    aws_request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(frozen_credentials(), service, region).add_auth(aws_request)
+    return dict(aws_request.headers.items())
+
+
 def secret_string(arn: str) -> str:
     """A Secrets Manager secret, cached for SECRET_MAX_AGE_S (blocking: call off the loop)."""
     now = time.monotonic()

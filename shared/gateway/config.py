@@ -48,11 +48,24 @@ class Settings:
     connect_timeout_s: float
     log_level: str
     sse_keepalive_s: float
+    table_name: str | None
+    aws_region: str
+    dynamodb_endpoint: str
+    key_cache_s: float
+
+
+KEY_CACHE_MAX_S = 30.0  # the documented bound on revocation; the setting cannot exceed it
+
+
+def _dynamodb_endpoint(env: Mapping[str, str], region: str) -> str:
+    explicit = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL")
+    return (explicit or f"https://dynamodb.{region}.amazonaws.com").rstrip("/")
 
 
 @functools.cache
 def settings() -> Settings:
     env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     return Settings(
         config_path=env.get("GATEWAY_CONFIG"),
         master_key=env.get("GATEWAY_MASTER_KEY") or None,
@@ -62,6 +75,10 @@ def settings() -> Settings:
         connect_timeout_s=float(env.get("GATEWAY_CONNECT_TIMEOUT_S", "10")),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         sse_keepalive_s=float(env.get("GATEWAY_SSE_KEEPALIVE_S", "20")),
+        table_name=env.get("GATEWAY_TABLE") or None,
+        aws_region=region,
+        dynamodb_endpoint=_dynamodb_endpoint(env, region),
+        key_cache_s=min(float(env.get("GATEWAY_KEY_CACHE_S", "10")), KEY_CACHE_MAX_S),
     )
 
 

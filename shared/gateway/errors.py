@@ -76,6 +76,10 @@ class PermissionDeniedError(GatewayError):
     code = "permission_denied"
 
 
+class ModelNotAllowedError(PermissionDeniedError):
+    code = "model_not_allowed"
+
+
 class NotFoundError(GatewayError):
     status = 404
     type = "invalid_request_error"

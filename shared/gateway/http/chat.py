@@ -2,6 +2,9 @@
 
 A plain Starlette route: the handler reads and validates the body itself, so
 FastAPI's parameter machinery (about 0.2 ms a request) has nothing to do.
+Order: authenticate, validate (bad input changes nothing), model access,
+admission (the shared rate limits), then the provider call; the admission is
+released when the response ends, however it ends.
 """
 
 from __future__ import annotations
@@ -13,35 +16,67 @@ from starlette.routing import Route
 
 from gateway.completions import complete
 from gateway.config import settings
-from gateway.http.auth import require_master_key
+from gateway.http import access
+from gateway.http.auth import authenticate
 from gateway.http.body import parse_json, read_body, reject_routing_overrides, validate_chat
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
 from gateway.http.streaming import KeepAliveStreamingResponse
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from starlette.requests import Request
+
+    from gateway.completions import Outcome
+    from gateway.store.limits import Admission
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
+def _tokens(outcome: Outcome) -> int:
+    usage = outcome.usage
+    return 0 if usage is None else usage.input_tokens + usage.output_tokens
+
+
 async def chat_completions(request: Request) -> Response:
     rid = request_id(request)
-    await require_master_key(request)
+    caller = await authenticate(request)
     data = parse_json(await read_body(request))
     reject_routing_overrides(data, list(request.query_params.keys()))
     chat = validate_chat(data)
     config = await gateway_config()
-    outcome = await complete(chat, config, rid)
+    model = access.model_for(caller, config, chat.model)
+    if model != chat.model:
+        chat = chat.model_copy(update={"model": model})
+    admission = await access.admit(request, caller, rid)
+    try:
+        outcome = await complete(chat, config, rid)
+    except BaseException:
+        await admission.release(0)
+        raise
+    headers = {**admission.headers, **outcome.headers}
     if outcome.stream is not None:
         return KeepAliveStreamingResponse(
             outcome.stream,
             interval=settings().sse_keepalive_s,
-            on_close=outcome.close,
+            on_close=_closer(outcome, admission),
             media_type="text/event-stream",
-            headers={**SSE_HEADERS, **outcome.headers},
+            headers={**SSE_HEADERS, **headers},
         )
-    return Response(outcome.body, media_type="application/json", headers=outcome.headers)
+    await admission.release(_tokens(outcome))
+    return Response(outcome.body, media_type="application/json", headers=headers)
+
+
+def _closer(outcome: Outcome, admission: Admission) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        try:
+            if outcome.close is not None:
+                await outcome.close()
+        finally:
+            await admission.release(_tokens(outcome))
+
+    return close
 
 
 routes = [

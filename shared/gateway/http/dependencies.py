@@ -1,6 +1,6 @@
-"""Per-sandbox state the routes share: the model config and the master key.
+"""Per-sandbox state the routes share: the model config, the master key and the table.
 
-Both are loaded on first use (Secrets Manager reads run in a worker thread)
+All are loaded on first use (Secrets Manager reads run in a worker thread)
 and cached for the life of the sandbox; `reset()` drops them.
 """
 
@@ -15,6 +15,7 @@ from gateway import aws
 from gateway.config import GatewayConfig, env_lookup, parse_config, read_config, settings
 from gateway.errors import ServiceUnavailableError
 from gateway.providers import transport
+from gateway.store import dynamo
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,16 @@ async def master_key() -> str | None:
     return (await gateway_config()).master_key
 
 
+@functools.cache
+def table() -> dynamo.Dynamo | None:
+    """The gateway's DynamoDB table (GATEWAY_TABLE); None when none is configured."""
+    name = settings().table_name
+    return dynamo.Dynamo(name) if name else None
+
+
 def reset() -> None:
+    table.cache_clear()
+    dynamo.reset()
     _load_config.cache_clear()
     settings.cache_clear()
     aws.reset()

@@ -42,7 +42,10 @@ class KeepAliveStreamingResponse(StreamingResponse):
             await self._stream(send)
         finally:
             if self.on_close is not None:
-                await self.on_close()
+                # Shielded: a client that left cancels the stream, but the upstream must
+                # still be released and the request's rate-limit slot given back.
+                with anyio.CancelScope(shield=True):
+                    await self.on_close()
 
     async def _stream(self, send: Send) -> None:
         await send(

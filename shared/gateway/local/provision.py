@@ -33,6 +33,24 @@ def _secret(client: Any, logical_id: str, props: dict[str, Any]) -> str:
     return arn
 
 
+TABLE_PROPERTIES = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "BillingMode",
+)  # SSESpecification is CloudFormation's spelling, not the API's; moto ignores it anyway
+
+
+def create_table(client: Any, name: str, props: dict[str, Any]) -> str:
+    """A DynamoDB table as the template defines it (keys, indexes, billing, TTL)."""
+    args = {k: props[k] for k in TABLE_PROPERTIES if k in props}
+    client.create_table(TableName=name, **args)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    return name
+
+
 def provision(session: Any, template: dict[str, Any] | None = None) -> dict[str, str]:
     """Create every supported resource; return logical id -> ARN or name."""
     template = template or load_template()
@@ -42,6 +60,8 @@ def provision(session: Any, template: dict[str, Any] | None = None) -> dict[str,
         props = resource.get("Properties", {}) or {}
         if kind == "AWS::SecretsManager::Secret":
             created[logical_id] = _secret(session.client("secretsmanager"), logical_id, props)
+        elif kind == "AWS::DynamoDB::Table":
+            created[logical_id] = create_table(session.client("dynamodb"), logical_id, props)
     return created
 
 

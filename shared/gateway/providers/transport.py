@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from gateway import errors
+from gateway import aws, errors
 from gateway.config import settings
 from gateway.providers.spec import UpstreamEvent
 from gateway.providers.sse import SSEDecoder, dumps
@@ -58,7 +58,7 @@ def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
     body = dumps(request.body)
     headers = dict(request.headers)
     if request.sigv4_region:
-        headers = _sigv4(request.url, body, headers, request.sigv4_region)
+        headers = aws.sigv4_headers(request.url, body, headers, "bedrock", request.sigv4_region)
     timeout = httpx.Timeout(timeout_s, connect=settings().connect_timeout_s)
     return client().build_request(
         "POST",
@@ -67,17 +67,6 @@ def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
         headers=headers,
         extensions={"timeout": timeout.as_dict()},
     )
-
-
-def _sigv4(url: str, body: bytes, headers: dict[str, str], region: str) -> dict[str, str]:
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    from gateway.aws import frozen_credentials
-
-    aws_request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-    SigV4Auth(frozen_credentials(), "bedrock", region).add_auth(aws_request)
-    return dict(aws_request.headers.items())
 
 
 def _transport_error(exc: Exception) -> errors.GatewayError:

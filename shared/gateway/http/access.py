@@ -1,0 +1,86 @@
+"""What a verified caller may do: which models, and how fast (shared rate limits).
+
+The master key may use every model without limits. A virtual key may use the models
+its own list and its team's list allow (LiteLLM's lists: empty or "*" is all,
+`anthropic/*` a provider's, `gpt-4o*` a pattern) and is admitted against the rate
+limits of its key, team and user together: the tightest binds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.errors import ModelNotAllowedError
+from gateway.http.dependencies import table
+from gateway.schemas.records import models_allow
+from gateway.store.limits import Admission, Level, Limiter
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from gateway.config import GatewayConfig
+    from gateway.http.auth import Caller
+
+
+def _provider(config: GatewayConfig, model: str) -> str | None:
+    """The provider serving a model group when all its deployments share one."""
+    group = config.groups.get(model) or []
+    providers = {deployment.target.provider for deployment in group}
+    return providers.pop() if len(providers) == 1 else None
+
+
+def allows(caller: Caller, config: GatewayConfig, requested: str, model: str) -> bool:
+    """Whether the caller may use `model` (the group `requested` resolves to)."""
+    identity = caller.identity
+    if identity is None:
+        return True
+    provider = _provider(config, model)
+    key_models = identity.key.models
+    if not (
+        models_allow(key_models, model, provider) or models_allow(key_models, requested, provider)
+    ):
+        return False
+    return identity.team is None or models_allow(identity.team.models, model, provider)
+
+
+def model_for(caller: Caller, config: GatewayConfig, requested: str) -> str:
+    """The model group to serve: the key's alias for the name, if any; 403 if not allowed."""
+    identity = caller.identity
+    model = identity.key.aliases.get(requested, requested) if identity else requested
+    if not allows(caller, config, requested, model):
+        raise ModelNotAllowedError(f"This key may not use the model '{requested}'.", param="model")
+    return model
+
+
+def levels(caller: Caller) -> list[Level]:
+    identity = caller.identity
+    if identity is None:
+        return []
+    key = identity.key
+    out = [Level("key", key.key_id or key.token, key.limits)]
+    if identity.team is not None:
+        out.append(Level("team", identity.team.team_id, identity.team.limits))
+    if identity.user is not None:
+        out.append(Level("user", identity.user.user_id, identity.user.limits))
+    return out
+
+
+def limiter(request: Request) -> Limiter | None:
+    """This app instance's limiter (its window memory is the instance's own)."""
+    db = table()
+    if db is None:
+        return None
+    current: Limiter | None = getattr(request.app.state, "limiter", None)
+    if current is None or current.db is not db:
+        current = Limiter(db)
+        request.app.state.limiter = current
+    return current
+
+
+async def admit(request: Request, caller: Caller, request_id: str) -> Admission:
+    """Admit the request against the caller's limits (nothing to do for the master key)."""
+    limits = limiter(request)
+    wanted = levels(caller)
+    if limits is None or not wanted:
+        return Admission(request_id=request_id, levels=())
+    return await limits.admit(wanted, request_id)

@@ -1,0 +1,1 @@
+"""State in DynamoDB: the table layout, key records, rate-limit counters, audit."""
