@@ -6,10 +6,8 @@ import ipaddress
 import json
 import os
 import socket
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -34,6 +32,7 @@ class GatewayTable:
 
         pages = self.client.get_paginator("scan").paginate(TableName=self.name)
         return [decode_item(item) for page in pages for item in page["Items"]]
+
 
 _connect = socket.socket.connect
 _connect_ex = socket.socket.connect_ex
@@ -206,6 +205,8 @@ def gateway_table(
     name = create_table(client, f"gateway-{uuid.uuid4().hex[:12]}", props)
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_emulation.url)
     monkeypatch.setenv("GATEWAY_TABLE", name)
+    # The emulation applies one call at a time: hundreds of concurrent requests queue there.
+    monkeypatch.setenv("GATEWAY_DYNAMODB_TIMEOUT_S", "60")
     dependencies.reset()
     aws_emulation.faults.clear()
     aws_emulation.calls.clear()
@@ -213,3 +214,8 @@ def gateway_table(
     aws_emulation.faults.clear()
     client.delete_table(TableName=name)
     dependencies.reset()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -51,6 +51,7 @@ class Settings:
     table_name: str | None
     aws_region: str
     dynamodb_endpoint: str
+    dynamodb_timeout_s: float
     key_cache_s: float
 
 
@@ -78,6 +79,7 @@ def settings() -> Settings:
         table_name=env.get("GATEWAY_TABLE") or None,
         aws_region=region,
         dynamodb_endpoint=_dynamodb_endpoint(env, region),
+        dynamodb_timeout_s=float(env.get("GATEWAY_DYNAMODB_TIMEOUT_S", "3")),
         key_cache_s=min(float(env.get("GATEWAY_KEY_CACHE_S", "10")), KEY_CACHE_MAX_S),
     )
 

@@ -1,4 +1,5 @@
-"""`make dev` end to end: the stack process, then the official SDK against every local model."""
+"""`make dev` end to end: the stack process, then the official SDK against every local model,
+and a virtual key made through the admin API (served on the same port, as `make dev` does)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 import yaml
@@ -56,6 +58,8 @@ def stack() -> tuple[str, str]:
             client.models.list()
             break
         except openai.APIConnectionError:
+            if proc.poll() is not None:  # the app failed after the banner (e.g. its import)
+                raise AssertionError(f"make dev exited:\n{output}{proc.stdout.read()}") from None
             time.sleep(0.1)
     yield base.group(1), key.group(1)  # type: ignore[misc]
     proc.terminate()
@@ -88,3 +92,36 @@ def test_the_master_key_comes_from_the_emulated_secret(stack: tuple[str, str]) -
     bad = openai.OpenAI(base_url=base, api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
+
+
+def test_a_generated_key_serves_its_models_and_not_the_admin_api(stack: tuple[str, str]) -> None:
+    base, master = stack
+    root = base.removesuffix("/v1")  # LiteLLM's admin routes live at the root, not under /v1
+    made = httpx.post(
+        f"{root}/key/generate",
+        headers={"Authorization": f"Bearer {master}"},
+        json={"models": ["gpt-4o-mini"]},
+        timeout=10,
+    )
+    assert made.status_code == 200, made.text
+    key = made.json()["key"]
+    assert key.startswith("sk-gw-")
+
+    client = openai.OpenAI(base_url=base, api_key=key, max_retries=0)
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}]
+    )
+    assert reply.choices[0].message.content == "Echo: Hello"
+    with pytest.raises(openai.PermissionDeniedError):  # outside the key's model list
+        client.chat.completions.create(
+            model="claude-3-5-haiku", messages=[{"role": "user", "content": "Hello"}]
+        )
+
+    refused = httpx.post(
+        f"{root}/key/generate",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"models": []},
+        timeout=10,
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["type"] == "permission_error"

@@ -2,11 +2,14 @@
 
 Neither `sam validate` nor cfn-lint notices a misspelt ResponseTransferMode (SAM silently
 ignores "STREAM"), so these tests read the generated API Gateway integrations themselves.
+They also read the IAM policies: what each function may do to the table is the security
+boundary between the request path and the admin API.
 """
 
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -16,12 +19,18 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from gateway.store import table
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 STREAMING_URI = re.compile(
     r"^arn:aws:apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
     r"\$\{ApiFunctionAliaslive\}/response-streaming-invocations$"
+)
+BUFFERED_ADMIN_URI = (
+    "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+    "${AdminFunction.Arn}/invocations"
 )
 ROUTES = {
     ("/v1/chat/completions", "post"),
@@ -31,6 +40,8 @@ ROUTES = {
     ("/health", "get"),
 }
 CHAT_ROUTES = {("/v1/chat/completions", "post"), ("/chat/completions", "post")}
+ANY = "x-amazon-apigateway-any-method"  # what SAM makes of `Method: any`
+ADMIN_ROUTES = {("/key/{proxy+}", ANY), ("/team/{proxy+}", ANY), ("/user/{proxy+}", ANY)}
 LWA_LAYER = re.compile(
     r"^arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:753240598075:layer:"
     r"LambdaAdapterLayerArm64:\d+$"
@@ -80,13 +91,47 @@ def _integrations(cfn: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def _function(cfn: dict[str, Any]) -> dict[str, Any]:
-    props: dict[str, Any] = cfn["Resources"]["ApiFunction"]["Properties"]
+def _function(cfn: dict[str, Any], name: str = "ApiFunction") -> dict[str, Any]:
+    props: dict[str, Any] = cfn["Resources"][name]["Properties"]
     return props
 
 
+def _statements(cfn: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for policy in cfn["Resources"][role]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def _dynamodb(cfn: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [
+        s for s in _statements(cfn, role) if any(a.startswith("dynamodb:") for a in _actions(s))
+    ]
+
+
 def test_exactly_the_gateway_routes_are_exposed(cfn: dict[str, Any]) -> None:
-    assert set(_integrations(cfn)) == ROUTES
+    assert set(_integrations(cfn)) == ROUTES | ADMIN_ROUTES
+
+
+def test_every_api_function_route_streams(cfn: dict[str, Any]) -> None:
+    # Derived from the integrations, not from ROUTES: a route added to ApiFunction later
+    # without RESPONSE_STREAM fails here even if nobody updates the list above.
+    api_routes = {
+        route
+        for route, integration in _integrations(cfn).items()
+        if "ApiFunction" in json.dumps(integration["uri"])
+    }
+    assert api_routes == ROUTES
+    for route in api_routes:
+        integration = _integrations(cfn)[route]
+        assert integration.get("responseTransferMode") == "STREAM", route
+        assert STREAMING_URI.match(integration["uri"]["Fn::Sub"]), route
 
 
 @pytest.mark.parametrize("route", sorted(CHAT_ROUTES))
@@ -107,10 +152,24 @@ def test_other_routes_stream_too(cfn: dict[str, Any], route: tuple[str, str]) ->
     assert STREAMING_URI.match(integration["uri"]["Fn::Sub"]), integration["uri"]
 
 
+@pytest.mark.parametrize("route", sorted(ADMIN_ROUTES))
+def test_admin_routes_are_buffered_on_the_admin_function(
+    cfn: dict[str, Any], route: tuple[str, str]
+) -> None:
+    # Mangum answers with one buffered payload; a STREAM integration would wait for a
+    # streamed response this function never sends.
+    integration = _integrations(cfn)[route]
+    assert integration["type"] == "aws_proxy"
+    assert integration.get("responseTransferMode", "BUFFERED") == "BUFFERED"
+    assert integration["uri"] == {"Fn::Sub": BUFFERED_ADMIN_URI}
+
+
 def test_no_misspelt_transfer_mode_in_source(sam: dict[str, Any]) -> None:
     events = sam["Resources"]["ApiFunction"]["Properties"]["Events"]
     modes = {e["Properties"].get("ResponseTransferMode") for e in events.values()}
     assert modes == {"RESPONSE_STREAM"}
+    admin = sam["Resources"]["AdminFunction"]["Properties"]["Events"]
+    assert {e["Properties"].get("ResponseTransferMode") for e in admin.values()} == {None}
 
 
 def test_regional_rest_api_with_one_stage(cfn: dict[str, Any]) -> None:
@@ -184,11 +243,7 @@ def test_secrets_are_passed_by_reference_only(cfn: dict[str, Any]) -> None:
 
 
 def test_role_reads_exactly_the_two_secrets(cfn: dict[str, Any]) -> None:
-    statements = [
-        s
-        for policy in cfn["Resources"]["ApiFunctionRole"]["Properties"]["Policies"]
-        for s in policy["PolicyDocument"]["Statement"]
-    ]
+    statements = _statements(cfn, "ApiFunctionRole")
     secrets = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
     assert len(secrets) == 1
     assert secrets[0]["Action"] == "secretsmanager:GetSecretValue"
@@ -199,6 +254,134 @@ def test_role_reads_exactly_the_two_secrets(cfn: dict[str, Any]) -> None:
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
     }
+
+
+# ---- the table -----------------------------------------------------------------------
+
+
+def test_gateway_table_keys_indexes_and_ttl_match_the_store(cfn: dict[str, Any]) -> None:
+    resource = cfn["Resources"]["GatewayTable"]
+    props = resource["Properties"]
+    assert resource["DeletionPolicy"] == "Retain"  # keys and the audit trail outlive the stack
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    # gateway/store/table.py queries these by name.
+    assert set(indexes) == {table.KIND_INDEX, table.TEAM_INDEX, table.USER_INDEX}
+    for name, index in indexes.items():
+        assert index["KeySchema"] == [
+            {"AttributeName": f"{name}pk", "KeyType": "HASH"},
+            {"AttributeName": f"{name}sk", "KeyType": "RANGE"},
+        ]
+        assert index["Projection"] == {"ProjectionType": "ALL"}
+        assert "ProvisionedThroughput" not in index
+    keys = {"pk", "sk"} | {f"{n}{k}" for n in indexes for k in ("pk", "sk")}
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        k: "S" for k in keys
+    }
+    assert props["TimeToLiveSpecification"] == {
+        "AttributeName": table.TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "AdminFunction"])
+def test_functions_find_the_table_by_reference(cfn: dict[str, Any], function: str) -> None:
+    env = _function(cfn, function)["Environment"]["Variables"]
+    assert env["GATEWAY_TABLE"] == {"Ref": "GatewayTable"}
+
+
+# ---- what the request path may do to the table ------------------------------------------
+
+LIMIT_PK = table.limit_pk("rpm", "k")
+RECORD_PKS = [table.key_pk("0" * 64), table.team_pk("t"), table.user_pk("u"), LIMIT_PK]
+
+
+def _leading_keys(statement: dict[str, Any]) -> list[str]:
+    condition = statement["Condition"]
+    # ForAllValues is true when the request carries no partition key at all; the Null
+    # check beside it is what makes the condition refuse such a request.
+    assert condition["Null"] == {"dynamodb:LeadingKeys": "false"}, statement
+    patterns = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    return [patterns] if isinstance(patterns, str) else list(patterns)
+
+
+def _matches(pk: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(pk, pattern) for pattern in patterns)
+
+
+def test_api_function_only_reads_records_and_updates_limits(cfn: dict[str, Any]) -> None:
+    statements = _dynamodb(cfn, "ApiFunctionRole")
+    assert set().union(*map(_actions, statements)) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] == {"Fn::GetAtt": ["GatewayTable", "Arn"]}  # no index
+    reads = [s for s in statements if _actions(s) == {"dynamodb:GetItem"}]
+    writes = [s for s in statements if _actions(s) == {"dynamodb:UpdateItem"}]
+    assert len(reads) == 1
+    assert len(writes) == 1
+    assert all(_matches(pk, _leading_keys(reads[0])) for pk in RECORD_PKS)
+    assert not _matches(table.audit_pk("key", "x"), _leading_keys(reads[0]))
+    assert _matches(LIMIT_PK, _leading_keys(writes[0]))
+    assert not any(_matches(pk, _leading_keys(writes[0])) for pk in RECORD_PKS[:3])
+
+
+@pytest.mark.parametrize(
+    "forbidden",
+    ["PutItem", "DeleteItem", "Query", "Scan", "BatchWriteItem", "BatchGetItem", "PartiQL"],
+)
+def test_api_function_cannot_create_delete_or_list(cfn: dict[str, Any], forbidden: str) -> None:
+    granted = json.dumps([sorted(_actions(s)) for s in _statements(cfn, "ApiFunctionRole")])
+    assert forbidden not in granted
+    assert "dynamodb:*" not in granted
+
+
+# ---- the admin function -------------------------------------------------------------------
+
+
+def test_admin_function_is_buffered_python_without_the_adapter(cfn: dict[str, Any]) -> None:
+    fn = _function(cfn, "AdminFunction")
+    assert fn["Runtime"] == "python3.13"
+    assert fn["Architectures"] == ["arm64"]
+    assert fn["Handler"] == "handler.handler"
+    assert fn["Timeout"] <= 30
+    assert fn["MemorySize"] <= 1024
+    deps = [layer for layer in _function(cfn)["Layers"] if "Ref" in layer]
+    assert fn["Layers"] == deps  # our dependencies, and no Lambda Web Adapter layer
+    env = fn["Environment"]["Variables"]
+    assert not [k for k in env if k.startswith("AWS_LWA_") or k == "AWS_LAMBDA_EXEC_WRAPPER"]
+    assert env["GATEWAY_MASTER_KEY_SECRET_ARN"] == {"Ref": "MasterKeySecret"}
+    assert "GATEWAY_PROVIDER_SECRETS_ARN" not in env
+
+
+def test_admin_role_manages_records_and_nothing_else(cfn: dict[str, Any]) -> None:
+    statements = _statements(cfn, "AdminFunctionRole")
+    granted = json.dumps([sorted(_actions(s)) for s in statements])
+    assert "bedrock" not in granted
+    secrets = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
+    assert len(secrets) == 1
+    assert secrets[0]["Action"] == "secretsmanager:GetSecretValue"
+    assert secrets[0]["Resource"] == {"Ref": "MasterKeySecret"}
+    dynamodb = _dynamodb(cfn, "AdminFunctionRole")
+    assert set().union(*map(_actions, dynamodb)) == {
+        f"dynamodb:{a}"
+        for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem", "Query")
+    }
+    resources = [r for s in dynamodb for r in s["Resource"]]
+    assert {"Fn::GetAtt": ["GatewayTable", "Arn"]} in resources
+    assert {"Fn::Sub": "${GatewayTable.Arn}/index/*"} in resources
+    assert len(statements) == len(secrets) + len(dynamodb)
+
+
+def test_admin_url_output_is_the_stage_root(cfn: dict[str, Any]) -> None:
+    base = cfn["Outputs"]["BaseUrl"]["Value"]["Fn::Sub"]
+    assert cfn["Outputs"]["AdminUrl"]["Value"]["Fn::Sub"] + "/v1" == base
 
 
 def test_run_sh_is_executable() -> None:

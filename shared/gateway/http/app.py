@@ -18,6 +18,7 @@ from gateway.config import settings
 from gateway.http import chat, health, models
 from gateway.http.ids import request_id
 from gateway.providers import transport
+from gateway.store import dynamo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -71,7 +72,7 @@ def configure_logging() -> None:
             return redact(super().format(record))
 
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(service="llm-gateway"))
+    handler.setFormatter(RedactingFormatter())  # service: POWERTOOLS_SERVICE_NAME
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings().log_level)
@@ -81,26 +82,47 @@ def configure_logging() -> None:
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    from gateway.spend import cost
-
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging()
-    cost.warm()
+    if app.state.prices:  # price data, loaded before readiness (inside SnapStart's snapshot)
+        from gateway.spend import cost
+
+        cost.warm()
     yield
     await transport.close()
+    await dynamo.close()
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(
-        title="LLM gateway",
-        version="0.1.0",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
+def _base_app(title: str, *, prices: bool) -> FastAPI:
+    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.prices = prices
     app.include_router(health.router)
-    app.router.routes.extend([*chat.routes, *models.routes])
     app.add_exception_handler(errors.GatewayError, _gateway_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    return app
+
+
+def create_app() -> FastAPI:
+    """The inference API (functions/api): chat completions and models."""
+    app = _base_app("LLM gateway", prices=True)
+    app.router.routes.extend([*chat.routes, *models.routes])
+    return app
+
+
+def create_admin_app() -> FastAPI:
+    """The admin API (functions/admin): keys, teams and users; master key only."""
+    from gateway.http import admin
+
+    app = _base_app("LLM gateway admin", prices=False)
+    app.router.routes.extend(admin.routes)
+    return app
+
+
+def create_local_app() -> FastAPI:
+    """Both APIs on one base URL, as `make dev` serves them."""
+    from gateway.http import admin
+
+    app = create_app()
+    app.router.routes.extend(admin.routes)
     return app

@@ -1,8 +1,10 @@
 """`make dev`: the whole gateway on 127.0.0.1, offline.
 
 Starts an embedded moto server (AWS emulation, resources created from
-template.yaml), the provider simulator, and the gateway app under uvicorn on
-PORT (default 4000). Prints the base URL and the master key to use.
+template.yaml), the provider simulator, and the gateway under uvicorn on PORT
+(default 4000): the inference API under /v1 and the admin API (/key, /team,
+/user) on the same port, which in AWS are two functions behind one API.
+Prints the base URL, the master key and example calls.
 """
 
 from __future__ import annotations
@@ -17,15 +19,9 @@ LOCAL_CONFIG = Path(__file__).with_name("config.yaml")
 
 
 def _start_moto() -> str:
-    import logging
+    from gateway.local import emulation
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call otherwise
-    server = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return f"http://{host}:{port}"
+    return emulation.start().url
 
 
 def _start_simulator(port: int) -> str:
@@ -72,6 +68,8 @@ def prepare(sim_port: int) -> dict[str, str]:
     os.environ.setdefault("GATEWAY_CONFIG", str(LOCAL_CONFIG))
     if "ProviderSecrets" in created:
         os.environ["GATEWAY_PROVIDER_SECRETS_ARN"] = created["ProviderSecrets"]
+    if "GatewayTable" in created:  # always the emulated table: a name from outside is not in it
+        os.environ["GATEWAY_TABLE"] = created["GatewayTable"]
     if not os.environ.get("GATEWAY_MASTER_KEY") and "MasterKeySecret" in created:
         os.environ["GATEWAY_MASTER_KEY_SECRET_ARN"] = created["MasterKeySecret"]
         master = secret_value(boto3.Session(), created["MasterKeySecret"])
@@ -80,22 +78,30 @@ def prepare(sim_port: int) -> dict[str, str]:
     return {"simulator": simulator, "master_key": master}
 
 
+def banner(root: str, info: dict[str, str]) -> str:
+    master = info["master_key"]
+    auth = f"-H 'Authorization: Bearer {master}'"
+    json_body = "-H 'Content-Type: application/json'"
+    return (
+        f"\n  LLM gateway (local)\n  base URL:    {root}/v1\n  admin URL:   {root}\n"
+        f"  master key:  {master}\n  config:      {os.environ['GATEWAY_CONFIG']}\n"
+        f"  simulator:   {info['simulator']}\n  table:       {os.environ.get('GATEWAY_TABLE')}\n\n"
+        f"  curl {root}/v1/chat/completions {auth} \\\n    {json_body} \\\n"
+        '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'\n\n'
+        '  # a virtual key for gpt-4o-mini (the answer\'s "key" then replaces the master key):\n'
+        f"  curl {root}/key/generate {auth} \\\n    {json_body} \\\n"
+        '    -d \'{"models": ["gpt-4o-mini"]}\'\n'
+    )
+
+
 def main() -> None:
     import uvicorn
 
     port = int(os.environ.get("PORT", "4000"))
     info = prepare(int(os.environ.get("SIMULATOR_PORT", "0")) or _free_port())
-    base = f"http://{HOST}:{port}/v1"
-    print(
-        f"\n  LLM gateway (local)\n  base URL:    {base}\n  master key:  {info['master_key']}\n"
-        f"  config:      {os.environ['GATEWAY_CONFIG']}\n  simulator:   {info['simulator']}\n\n"
-        f"  curl {base}/chat/completions -H 'Authorization: Bearer {info['master_key']}' \\\n"
-        "    -H 'Content-Type: application/json' \\\n"
-        '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'\n',
-        flush=True,
-    )
+    print(banner(f"http://{HOST}:{port}", info), flush=True)
     uvicorn.run(
-        "gateway.http.app:create_app",
+        "gateway.http.app:create_local_app",
         factory=True,
         host=HOST,
         port=port,

@@ -24,7 +24,6 @@ from gateway.config import settings
 
 API_VERSION = "DynamoDB_20120810"
 ATTEMPTS = 3
-TIMEOUT = httpx.Timeout(3.0, connect=1.0)
 RETRYABLE = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -132,7 +131,7 @@ def _http() -> httpx.AsyncClient:
     return httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
-        timeout=TIMEOUT,
+        timeout=httpx.Timeout(settings().dynamodb_timeout_s, connect=1.0),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 

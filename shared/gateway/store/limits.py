@@ -242,15 +242,14 @@ class Limiter:
         known[level.pk] = old
         if old is None:
             return None
-        window = int(now // WINDOW_S)
-        if int(old.get("window", 0)) != window:
-            return None  # a new window (ours or, with clock skew, the item's): retry
         limits = level.limits
         leases = dict(old.get("leases") or {})
         if limits.max_parallel_requests is not None and len(leases) >= limits.max_parallel_requests:
             if any(deadline <= now for deadline in leases.values()):
                 return _Refusal(level, "expired-leases", old)
             return _Refusal(level, "parallel", old)
+        if int(old.get("window", 0)) != int(now // WINDOW_S):
+            return None  # a new window (ours or, with clock skew, the item's): retry
         if limits.rpm_limit is not None and int(old.get("requests", 0)) >= limits.rpm_limit:
             return _Refusal(level, "requests", old)
         if limits.tpm_limit is not None and int(old.get("tokens", 0)) >= limits.tpm_limit:
