@@ -177,7 +177,7 @@ async def test_max_parallel_requests_holds_across_instances(
 
 
 async def test_a_crashed_requests_slot_heals_after_its_lease(env: GatewayTable) -> None:
-    from gateway.store.limits import LEASE_S
+    from gateway.store.limit_updates import LEASE_S
 
     key = make_key(env, max_parallel_requests=1)
     clock = Clock(WINDOW_START + 5)

@@ -7,6 +7,10 @@
    simulator directly and through the gateway; p50 latency of each, and the
    gateway process's CPU time per request (from /proc, so it holds on a noisy
    machine). Non-streamed, and streamed with 50 chunks.
+3. Virtual keys (warm key cache) against the local AWS emulation (moto's server,
+   in this process): DynamoDB calls per request, and p50 latency and gateway CPU
+   added over the master key, for a key with an rpm limit (one conditional write)
+   and for a key with rpm and max_parallel_requests (that write, plus the release).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,8 +95,52 @@ def _run(
     return times
 
 
+def _aws() -> tuple[Any, dict[str, str], dict[str, str]]:
+    """The emulation, a table from the template, and two virtual keys on it."""
+    import boto3
+
+    from gateway.local import emulation
+    from gateway.local.provision import create_table, load_template
+    from gateway.schemas.records import KeyRecord
+    from gateway.store.dynamo import encode_item
+    from gateway.store.keys import display_name, generate_key, hash_key, new_id
+    from gateway.store.table import item_of
+
+    aws = emulation.start()
+    env = {
+        "AWS_ENDPOINT_URL": aws.url,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_REGION": "us-east-1",
+        "GATEWAY_TABLE": "bench",
+    }
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=aws.url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
+    )
+    props = load_template()["Resources"]["GatewayTable"]["Properties"]
+    create_table(client, "bench", props)
+    keys: dict[str, str] = {}
+    for label, parallel in (("rpm", None), ("rpm_parallel", 100)):
+        key = generate_key()
+        record = KeyRecord(
+            token=hash_key(key),
+            key_id=new_id(),
+            key_name=display_name(key),
+            rpm_limit=10**9,
+            max_parallel_requests=parallel,
+        )
+        client.put_item(TableName="bench", Item=encode_item(item_of(record)))
+        keys[label] = key
+    return aws, env, keys
+
+
 def measure_overhead(n: int) -> dict[str, float]:
     sim_port, gw_port = _free_port(), _free_port()
+    aws, aws_env, keys = _aws()
     sim = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
         env=_env(),
@@ -132,7 +181,7 @@ def measure_overhead(n: int) -> dict[str, float]:
             "--log-level",
             "warning",
         ],
-        env={**_env(), "GATEWAY_CONFIG": config.name, "GATEWAY_MASTER_KEY": MASTER},
+        env={**_env(), **aws_env, "GATEWAY_CONFIG": config.name, "GATEWAY_MASTER_KEY": MASTER},
     )
     results: dict[str, float] = {}
     try:
@@ -164,11 +213,39 @@ def measure_overhead(n: int) -> dict[str, float]:
                     direct
                 )
                 results[f"{label}_gateway_cpu_ms"] = cpu
+            results.update(_keys(client, gw, aws, keys, gw_url, n))
     finally:
+        aws.stop()
         for proc in (gw, sim):
             proc.terminate()
             proc.wait(timeout=10)
         Path(config.name).unlink()
+    return results
+
+
+def _keys(
+    client: httpx.Client,
+    gw: subprocess.Popen[bytes],
+    aws: Any,
+    keys: dict[str, str],
+    url: str,
+    n: int,
+) -> dict[str, float]:
+    body: dict[str, object] = {
+        "model": "bench",
+        "messages": [{"role": "user", "content": "hello " * 20}],
+    }
+    results: dict[str, float] = {}
+    master = _run(client, url, body, n, {"authorization": f"Bearer {MASTER}"})
+    for label, key in keys.items():
+        auth = {"authorization": f"Bearer {key}"}
+        _run(client, url, body, 20, auth)  # warm the key cache
+        aws.calls.clear()
+        cpu0 = _cpu_seconds(gw.pid)
+        via = _run(client, url, body, n, auth)
+        results[f"key_{label}_aws_calls_per_request"] = len(aws.calls) / n
+        results[f"key_{label}_added_p50_ms"] = statistics.median(via) - statistics.median(master)
+        results[f"key_{label}_gateway_cpu_ms"] = (_cpu_seconds(gw.pid) - cpu0) / n * 1000
     return results
 
 
