@@ -1,0 +1,11 @@
+"""The admin API: LiteLLM's /key, /team and /user management routes, master key only.
+
+Every change is written with its audit record in one DynamoDB transaction
+(gateway.store.entities, gateway.store.audit).
+"""
+
+from __future__ import annotations
+
+from gateway.http.admin import keys, revocation, teams, users
+
+routes = [*keys.routes, *revocation.routes, *teams.routes, *users.routes]
