@@ -11,6 +11,9 @@
    in this process): DynamoDB calls per request, and p50 latency and gateway CPU
    added over the master key, for a key with an rpm limit (one conditional write)
    and for a key with rpm and max_parallel_requests (that write, plus the release).
+   moto's server closes every connection, so each call here also pays a TCP connect.
+4. The CPU of one DynamoDB call from the gateway's client (sign, send, read, decode)
+   against a local endpoint that keeps connections open, as DynamoDB does.
 """
 
 from __future__ import annotations
@@ -249,6 +252,56 @@ def _keys(
     return results
 
 
+def measure_dynamodb_call(n: int) -> float:
+    """CPU ms of one UpdateItem-sized call on a kept connection (this thread only)."""
+    import asyncio
+
+    from gateway.store.dynamo import Dynamo, reset
+
+    answer = b'{"Attributes":{"requests":{"N":"7"},"window":{"N":"29000000"}}}'
+    reply = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(answer), answer)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(reply)
+        except asyncio.IncompleteReadError:
+            writer.close()  # the client closed its connection
+
+    async def run() -> float:
+        server = await asyncio.start_server(serve, HOST, 0)
+        port = server.sockets[0].getsockname()[1]
+        db = Dynamo("bench", endpoint=f"http://{HOST}:{port}", region="us-east-1")
+        payload = {
+            "Key": {"pk": {"S": "LIMIT#key#k"}, "sk": {"S": "LIMIT"}},
+            "UpdateExpression": "SET expires_at = :e ADD requests :one",
+            "ConditionExpression": "#w = :w",
+            "ExpressionAttributeNames": {"#w": "window"},
+            "ExpressionAttributeValues": {
+                ":e": {"N": "1"},
+                ":one": {"N": "1"},
+                ":w": {"N": "29000000"},
+            },
+        }
+        for _ in range(100):
+            await db.call("UpdateItem", payload)
+        start = time.thread_time()
+        for _ in range(n):
+            await db.call("UpdateItem", payload)
+        cpu = (time.thread_time() - start) / n * 1000
+        reset()
+        await asyncio.sleep(0.05)
+        server.close()
+        return cpu
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    return asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=500, help="requests per measurement")
@@ -257,6 +310,7 @@ def main() -> None:
     print(f"import: {wall:.3f} s wall, {rss:.0f} MB RSS (median of 5)")
     for key, value in measure_overhead(args.n).items():
         print(f"{key}: {value:.2f}")
+    print(f"dynamodb_call_cpu_ms (kept connection): {measure_dynamodb_call(args.n * 4):.3f}")
 
 
 if __name__ == "__main__":
