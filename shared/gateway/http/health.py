@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from gateway import aws
 from gateway.providers import transport
+from gateway.store import dynamo
 
 router = APIRouter()
 
@@ -28,4 +29,5 @@ async def after_restore() -> JSONResponse:
     random.seed()
     aws.reset()
     await transport.close()
+    await dynamo.close()
     return JSONResponse({"status": "restored"})
