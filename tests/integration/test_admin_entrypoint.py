@@ -7,17 +7,15 @@ so handler.py is loaded by path.
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import importlib.util
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from gateway.store.keys import hash_key
+from handlers import invoker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -37,24 +35,8 @@ def _event() -> dict[str, Any]:
 def invoke(
     gateway_env: object, gateway_table: GatewayTable
 ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
-    path = ROOT / "functions/admin/handler.py"
-    spec = importlib.util.spec_from_file_location("admin_handler", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    context = SimpleNamespace(function_name="AdminFunction", aws_request_id="test-request")
-    loop = asyncio.new_event_loop()  # Mangum runs on the thread's current event loop
-
-    def call(event: dict[str, Any]) -> dict[str, Any]:
-        asyncio.set_event_loop(loop)
-        response: dict[str, Any] = module.handler(event, context)
-        response["headers"] = {k.lower(): v for k, v in response.get("headers", {}).items()}
-        return response
-
-    yield call
-    asyncio.set_event_loop(None)
-    loop.close()
+    with invoker("admin/handler.py", "AdminFunction") as call:
+        yield call
 
 
 def test_the_event_body_matches_its_content_length() -> None:

@@ -7,16 +7,15 @@ loaded by path.
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import importlib.util
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from samtranslator.yaml_helper import yaml_parse
+
+from handlers import invoker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -31,24 +30,8 @@ def _event(name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def invoke(gateway_env: object) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
-    path = ROOT / "functions/api/buffered.py"
-    spec = importlib.util.spec_from_file_location("api_buffered", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    context = SimpleNamespace(function_name="ApiFunction", aws_request_id="test-request")
-    loop = asyncio.new_event_loop()  # Mangum runs on the thread's current event loop
-
-    def call(event: dict[str, Any]) -> dict[str, Any]:
-        asyncio.set_event_loop(loop)
-        response: dict[str, Any] = module.handler(event, context)
-        response["headers"] = {k.lower(): v for k, v in response.get("headers", {}).items()}
-        return response
-
-    yield call
-    asyncio.set_event_loop(None)
-    loop.close()
+    with invoker("api/buffered.py", "ApiFunction") as call:
+        yield call
 
 
 def test_health(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

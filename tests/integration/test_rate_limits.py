@@ -43,7 +43,8 @@ def instances(count: int, clock: Callable[[], float]) -> list[Any]:
     apps = []
     for _ in range(count):
         app = create_app()
-        app.state.limiter = Limiter(table(), clock=clock)  # type: ignore[arg-type]
+        db = table()
+        app.state.limiter = (db, Limiter(db, clock=clock))  # type: ignore[arg-type]
         apps.append(app)
     return apps
 

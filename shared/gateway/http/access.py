@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.errors import ModelNotAllowedError
-from gateway.http.dependencies import table
+from gateway.http.dependencies import per_instance
 from gateway.schemas.records import models_allow
 from gateway.store.limits import Admission, Level, Limiter
 
@@ -67,14 +67,7 @@ def levels(caller: Caller) -> list[Level]:
 
 def limiter(request: Request) -> Limiter | None:
     """This app instance's limiter (its window memory is the instance's own)."""
-    db = table()
-    if db is None:
-        return None
-    current: Limiter | None = getattr(request.app.state, "limiter", None)
-    if current is None or current.db is not db:
-        current = Limiter(db)
-        request.app.state.limiter = current
-    return current
+    return per_instance(request, "limiter", Limiter)
 
 
 async def admit(request: Request, caller: Caller, request_id: str) -> Admission:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from gateway.config import settings
 from gateway.errors import AuthenticationError, PermissionDeniedError, ServiceUnavailableError
-from gateway.http.dependencies import master_key, table
+from gateway.http.dependencies import master_key, per_instance
 from gateway.store.directory import Directory
 from gateway.store.dynamo import DynamoUnavailableError
 from gateway.store.keys import hash_key
@@ -68,14 +68,7 @@ async def _is_master(token: str) -> bool:
 
 def directory(request: Request) -> Directory | None:
     """This app instance's key directory (its cache is the instance's own)."""
-    db = table()
-    if db is None:
-        return None
-    current: Directory | None = getattr(request.app.state, "directory", None)
-    if current is None or current.db is not db:
-        current = Directory(db, settings().key_cache_s)
-        request.app.state.directory = current
-    return current
+    return per_instance(request, "directory", lambda db: Directory(db, settings().key_cache_s))
 
 
 async def authenticate(request: Request) -> Caller:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio.to_thread
 
@@ -17,7 +18,13 @@ from gateway.errors import ServiceUnavailableError
 from gateway.providers import transport
 from gateway.store import dynamo
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from starlette.requests import Request
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @functools.cache
@@ -64,6 +71,19 @@ def table() -> dynamo.Dynamo | None:
     """The gateway's DynamoDB table (GATEWAY_TABLE); None when none is configured."""
     name = settings().table_name
     return dynamo.Dynamo(name) if name else None
+
+
+def per_instance(request: Request, name: str, make: Callable[[dynamo.Dynamo], T]) -> T | None:
+    """State one app instance keeps over the table (its own caches, as each sandbox has
+    its own): made on first use, remade if the table changed; None without a table."""
+    db = table()
+    if db is None:
+        return None
+    current: tuple[dynamo.Dynamo, T] | None = getattr(request.app.state, name, None)
+    if current is None or current[0] is not db:
+        current = (db, make(db))
+        setattr(request.app.state, name, current)
+    return current[1]
 
 
 def reset() -> None:
