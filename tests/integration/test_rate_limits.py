@@ -177,6 +177,20 @@ async def test_max_parallel_requests_holds_across_instances(
     assert statuses(await fire(apps, key, 2, stream=stream)) == {200: 2}
 
 
+async def test_a_parallel_refusal_still_reports_the_requests_left(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    key = make_key(env, max_parallel_requests=1, rpm_limit=10)
+    gateway_env.set_fault("stall_after_first")
+    gateway_env.sim.stall_seconds = 0.5
+    responses = await fire(instances(1, Clock(WINDOW_START + 5)), key, 2, stream=True)
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(refused) == 1
+    assert refused[0].headers["retry-after"] == "1"
+    assert refused[0].headers["x-ratelimit-limit-requests"] == "10"
+    assert refused[0].headers["x-ratelimit-remaining-requests"] == "9"
+
+
 async def test_a_crashed_requests_slot_heals_after_its_lease(env: GatewayTable) -> None:
     from gateway.store.limit_updates import LEASE_S
 

@@ -36,17 +36,12 @@ def retry_after(now: float) -> int:
     return max(1, math.ceil(WINDOW_S - (now % WINDOW_S)))
 
 
-def tightest(levels: tuple[Level, ...], attribute: str) -> int | None:
-    limits = [getattr(level.limits, attribute) for level in levels]
-    present = [value for value in limits if value is not None]
-    return min(present) if present else None
-
-
-def admitted_headers(
+def limit_headers(
     levels: tuple[Level, ...], items: list[Item | None], now: float
 ) -> dict[str, str]:
-    """x-ratelimit-* for an admitted request: the tightest limit, and what remains of it
-    when DynamoDB returned the new counts (a single-item write; a transaction does not)."""
+    """x-ratelimit-*: the tightest limit of the levels, and what remains of it when the
+    counts are known (DynamoDB returns them for a single-item write and for a refused
+    one, not for a transaction that passed)."""
     headers: dict[str, str] = {}
     for attribute, noun in (("rpm_limit", "requests"), ("tpm_limit", "tokens")):
         limited = [
@@ -68,12 +63,9 @@ def refusal_error(refusals: list[Refusal], now: float) -> RateLimitError:
     first = refusals[0]
     levels = tuple(r.level for r in refusals)
     retry = 1 if first.reason == "parallel" else retry_after(now)
-    headers = {"retry-after": str(retry)}
-    for attribute, noun in (("rpm_limit", "requests"), ("tpm_limit", "tokens")):
-        limit = tightest(levels, attribute)
-        if limit is not None:
-            headers[f"x-ratelimit-limit-{noun}"] = str(limit)
-            headers[f"x-ratelimit-reset-{noun}"] = f"{retry_after(now)}s"
+    window = int(now // WINDOW_S)
+    counts = [r.item if r.item.get("window") == window else None for r in refusals]
+    headers = {"retry-after": str(retry), **limit_headers(levels, counts, now)}
     if first.reason == "requests":
         headers["x-ratelimit-remaining-requests"] = "0"
     if first.reason == "tokens":

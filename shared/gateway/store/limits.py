@@ -43,7 +43,7 @@ from gateway.store.dynamo import (
     TransactionCanceledError,
     decode_item,
 )
-from gateway.store.limit_headers import Refusal, admitted_headers, refusal_error, refuse_zero_limits
+from gateway.store.limit_headers import Refusal, limit_headers, refusal_error, refuse_zero_limits
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -147,7 +147,7 @@ class Limiter:
                 if refused.conflict:
                     await asyncio.sleep(0.01)
                 continue
-            admission.headers = admitted_headers(admission.levels, new_items, now)
+            admission.headers = limit_headers(admission.levels, new_items, now)
             if len(self._seen) > MAX_SEEN:
                 self._seen.clear()
             for level in admission.levels:

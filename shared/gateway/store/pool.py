@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from asyncio import StreamReader, StreamWriter
 
 MAX_IDLE = 16
+MAX_OPEN = 64  # calls in flight at once; more wait their turn (a burst must not flood accept)
 HEAD_LIMIT = 64 * 1024
 
 
@@ -50,10 +51,15 @@ class Pool:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._idle: list[tuple[StreamReader, StreamWriter]] = []
+        self._slots = asyncio.Semaphore(MAX_OPEN)
 
     async def post(self, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         """(status, body) of one POST. A kept connection the server had already closed
         is replaced once, transparently; any other failure is a PoolError."""
+        async with self._slots:
+            return await self._post(headers, body)
+
+    async def _post(self, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         for reused in (True, False):
             connection = self._idle.pop() if reused and self._idle else None
             if reused and connection is None:
