@@ -1,12 +1,16 @@
-"""The request path of a chat completion: deployment, dialect, transport, cost.
+"""One attempt of a chat completion on one deployment: dialect, transport, cost.
 
 Stream and non-stream share it: one dialect, one state object, one usage map.
-Failures before the first byte become HTTP errors; after it, an SSE error event
-ends the stream (never a silent cut, never an invented finish_reason).
+A stream's first network read is taken and translated before the attempt counts as
+a success, so a failure before the first byte reaches the client is an ordinary
+error the router can retry elsewhere. After it, an SSE error event ends the stream
+(never a silent cut, never an invented finish_reason). An error raised once the
+provider had answered 2xx carries `billed = True`: the provider may charge for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import importlib
@@ -24,7 +28,7 @@ from gateway.spend.cost import cost_micros, format_usd
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
-    from gateway.config import Deployment, GatewayConfig
+    from gateway.config import Deployment
     from gateway.providers.spec import (
         Dialect,
         StreamState,
@@ -56,6 +60,20 @@ class Outcome:
     close: Callable[[], Awaitable[None]] | None = None
     usage: TokenUsage | None = None
     cost_micros: int | None = field(default=None)
+    first_byte_s: float = 0.0  # from the attempt's start to its first translated bytes
+    deployment_id: str | None = None  # the deployment that served it
+    # Called once with the tokens used when the response has ended (however it ended).
+    on_end: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return 0 if self.usage is None else self.usage.input_tokens + self.usage.output_tokens
+
+    async def ended(self) -> None:
+        """Run the end hooks (each once, in order; failures are theirs to log)."""
+        hooks, self.on_end = self.on_end, []
+        for hook in hooks:
+            await hook(self.tokens)
 
 
 def _headers(request_id: str, target: Target, dropped: tuple[str, ...]) -> dict[str, str]:
@@ -70,26 +88,51 @@ def _scrubbed(error: errors.GatewayError, target: Target) -> errors.GatewayError
     return error
 
 
-async def complete(
-    request: ChatCompletionRequest, config: GatewayConfig, request_id: str
+def _billed(error: errors.GatewayError) -> errors.GatewayError:
+    error.billed = True
+    return error
+
+
+async def attempt(
+    request: ChatCompletionRequest,
+    deployment: Deployment,
+    request_id: str,
+    *,
+    timeout_s: float,
+    first_byte_s: float,
 ) -> Outcome:
-    deployment = config.pick(request.model)
+    """Call one deployment. `timeout_s` bounds each wait on it, `first_byte_s` a stream's
+    wait for its first event. Raises GatewayError for anything before the first byte."""
     target = deployment.target
     speaker = dialect(target.dialect)
     upstream = speaker.build_request(request, target)
     meta = ResponseMeta(id=f"chatcmpl-{request_id}", created=int(time.time()), model=request.model)
     headers = _headers(request_id, target, upstream.dropped_params)
+    started = time.monotonic()
     if upstream.stream:
-        return await _open_stream(speaker, upstream, deployment, meta, request, headers)
-    raw = await transport.send(upstream, target.timeout_s)
+        outcome = await _open_stream(
+            speaker, upstream, deployment, meta, request, headers, (timeout_s, first_byte_s)
+        )
+        outcome.first_byte_s = time.monotonic() - started
+        return outcome
+    raw = await transport.send(upstream, timeout_s)
     if raw.status >= 400:
         raise _scrubbed(speaker.map_error(raw.status, raw.body, raw.headers), target)
-    completion = speaker.parse_response(raw.body, meta)
+    try:
+        completion = speaker.parse_response(raw.body, meta)
+    except errors.GatewayError as exc:
+        raise _billed(_scrubbed(exc, target)) from None
     cost = cost_micros(completion.usage, deployment)
     if cost is not None:
         headers["x-gateway-cost-usd"] = format_usd(cost)
     body = sse.dumps(completion.response)
-    return Outcome(headers=headers, body=body, usage=completion.usage, cost_micros=cost)
+    return Outcome(
+        headers=headers,
+        body=body,
+        usage=completion.usage,
+        cost_micros=cost,
+        first_byte_s=time.monotonic() - started,
+    )
 
 
 async def _open_stream(
@@ -99,37 +142,69 @@ async def _open_stream(
     meta: ResponseMeta,
     request: ChatCompletionRequest,
     headers: dict[str, str],
+    timeouts: tuple[float, float],
 ) -> Outcome:
     target = deployment.target
     stack = contextlib.AsyncExitStack()
+    state = speaker.new_stream_state(meta)
     try:
-        handle = await stack.enter_async_context(transport.open_stream(upstream, target.timeout_s))
+        handle = await stack.enter_async_context(transport.open_stream(upstream, timeouts[0]))
         if handle.status >= 400:
             body = await handle.body()
             raise _scrubbed(speaker.map_error(handle.status, body, handle.headers), target)
         if not handle.is_stream():
             raise errors.UpstreamError("The provider answered a stream request without a stream.")
+        batches = handle.batches()
+        first = await _first_bytes(speaker, state, batches, timeouts[1], target)
     except BaseException:
         await stack.aclose()
         raise
     outcome = Outcome(headers=headers, close=stack.aclose)
-    outcome.stream = _relay(speaker, handle, deployment, meta, request, stack, outcome)
+    outcome.stream = _relay(
+        speaker, state, first, batches, deployment, meta, request, stack, outcome
+    )
     return outcome
+
+
+async def _first_bytes(
+    speaker: Dialect,
+    state: StreamState,
+    batches: AsyncIterator[list[UpstreamEvent]],
+    timeout_s: float,
+    target: Target,
+) -> bytes:
+    """Read until the stream has something for the client (or has ended cleanly)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for batch in batches:
+                out, failure = _translate(speaker, state, batch)
+                if failure is not None:
+                    raise failure
+                if out:
+                    return out
+    except TimeoutError:
+        raise _billed(errors.UpstreamTimeoutError("The provider sent nothing in time.")) from None
+    except errors.GatewayError as exc:
+        raise _billed(_scrubbed(exc, target)) from None
+    return b""  # ended before any chunk: finish_stream decides whether that is complete
 
 
 async def _relay(
     speaker: Dialect,
-    handle: transport.UpstreamStream,
+    state: StreamState,
+    first: bytes,
+    batches: AsyncIterator[list[UpstreamEvent]],
     deployment: Deployment,
     meta: ResponseMeta,
     request: ChatCompletionRequest,
     stack: contextlib.AsyncExitStack,
     outcome: Outcome,
 ) -> AsyncIterator[bytes]:
-    state = speaker.new_stream_state(meta)
     try:
         async with stack:
-            async for batch in handle.batches():
+            if first:
+                yield first
+            async for batch in batches:
                 out, failure = _translate(speaker, state, batch)
                 if out:
                     yield out

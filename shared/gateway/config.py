@@ -102,6 +102,13 @@ class Deployment:
     target: Target
     info: ModelInfo
     prices_provider: str | None
+    # The router's view (LiteLLM's litellm_params / model_info keys of the same names).
+    model_id: str = ""  # model_info.id, else derived from the entry: never a credential
+    weight: float | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    order: int | None = None  # priority tier: 1 is tried before 2
+    stream_timeout_s: float | None = None  # a stream's wait for its first event
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,10 @@ _TARGET_KEYS = frozenset(
         "aws_bedrock_runtime_endpoint",
         "timeout",
         "stream_timeout",
+        "weight",
+        "rpm",
+        "tpm",
+        "order",
     }
 )
 
@@ -170,7 +181,28 @@ def split_model(model: str) -> tuple[str, str]:
     return provider, name
 
 
-def parse_deployment(entry: Mapping[str, Any], lookup: Callable[[str], str | None]) -> Deployment:
+def _number(value: Any, kind: type[int] | type[float], what: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{what} must be a non-negative number")
+    return kind(value)
+
+
+def _model_id(entry: Mapping[str, Any], index: int, target: Target) -> str:
+    """model_info.id, else a digest of where the entry sends requests (no credentials)."""
+    given = (entry.get("model_info") or {}).get("id")
+    if given:
+        return str(given)
+    import hashlib
+
+    where = f"{index}|{target.model_name}|{target.provider}|{target.model}|{target.api_base}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def parse_deployment(
+    entry: Mapping[str, Any], lookup: Callable[[str], str | None], index: int = 0
+) -> Deployment:
     from gateway.providers.catalog import CATALOG
     from gateway.providers.spec import Target
 
@@ -203,14 +235,25 @@ def parse_deployment(entry: Mapping[str, Any], lookup: Callable[[str], str | Non
         timeout_s=float(params.get("timeout") or settings().upstream_timeout_s),
         extra={k: v for k, v in params.items() if k not in _TARGET_KEYS},
     )
-    return Deployment(target=target, info=info, prices_provider=row.prices)
+    stream_timeout = params.get("stream_timeout")
+    return Deployment(
+        target=target,
+        info=info,
+        prices_provider=row.prices,
+        model_id=_model_id(entry, index, target),
+        weight=_number(params.get("weight"), float, "weight"),
+        rpm=_number(params.get("rpm", entry.get("rpm")), int, "rpm"),
+        tpm=_number(params.get("tpm", entry.get("tpm")), int, "tpm"),
+        order=_number(params.get("order"), int, "order"),
+        stream_timeout_s=_number(stream_timeout, float, "stream_timeout"),
+    )
 
 
 def parse_config(raw: Mapping[str, Any], lookup: Callable[[str], str | None]) -> GatewayConfig:
     entries = raw.get("model_list") or []
     if not isinstance(entries, list):
         raise ConfigError("model_list must be a list")
-    deployments = tuple(parse_deployment(entry, lookup) for entry in entries)
+    deployments = tuple(parse_deployment(entry, lookup, i) for i, entry in enumerate(entries))
     general = raw.get("general_settings") or {}
     master = general.get("master_key")
     master_key = resolve_reference(master, lookup) if master else None

@@ -16,6 +16,7 @@ class GatewayError(Exception):
     status = 500
     type = "api_error"
     code = "internal_error"
+    billed = False  # set when the provider had answered 2xx: it may charge for the attempt
 
     def __init__(
         self,

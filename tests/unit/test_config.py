@@ -92,7 +92,8 @@ def test_deployment_from_a_litellm_entry() -> None:
     assert target.api_key == "sk-team"
     assert target.timeout_s == 30.0
     assert target.region == "eu-west-1"
-    assert dict(target.extra) == {"rpm": 100, "tpm": 100000}
+    assert dict(target.extra) == {}  # rpm and tpm are the router's, never sent upstream
+    assert (deployment.rpm, deployment.tpm) == (100, 100000)
     assert deployment.prices_provider == "openrouter"
     assert deployment.info == ModelInfo()
 

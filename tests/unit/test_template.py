@@ -19,6 +19,8 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from gateway.router.cooldowns import cooldown_pk
+from gateway.router.usage import usage_pk
 from gateway.store import table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -318,7 +320,11 @@ def _matches(pk: str, patterns: list[str]) -> bool:
 
 def test_api_function_only_reads_records_and_updates_limits(cfn: dict[str, Any]) -> None:
     statements = _dynamodb(cfn, "ApiFunctionRole")
-    assert set().union(*map(_actions, statements)) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert set().union(*map(_actions, statements)) == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
+    }
     for statement in statements:
         assert statement["Effect"] == "Allow"
         assert statement["Resource"] == {"Fn::GetAtt": ["GatewayTable", "Arn"]}  # no index
@@ -330,11 +336,16 @@ def test_api_function_only_reads_records_and_updates_limits(cfn: dict[str, Any])
     assert not _matches(table.audit_pk("key", "x"), _leading_keys(reads[0]))
     assert _matches(LIMIT_PK, _leading_keys(writes[0]))
     assert not any(_matches(pk, _leading_keys(writes[0])) for pk in RECORD_PKS[:3])
+    (router,) = [s for s in statements if "dynamodb:BatchGetItem" in _actions(s)]
+    assert _actions(router) == {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
+    assert _matches(cooldown_pk("d"), _leading_keys(router))
+    assert _matches(usage_pk("d"), _leading_keys(router))
+    assert not any(_matches(pk, _leading_keys(router)) for pk in RECORD_PKS)
 
 
 @pytest.mark.parametrize(
     "forbidden",
-    ["PutItem", "DeleteItem", "Query", "Scan", "BatchWriteItem", "BatchGetItem", "PartiQL"],
+    ["PutItem", "DeleteItem", "Query", "Scan", "BatchWriteItem", "PartiQL"],
 )
 def test_api_function_cannot_create_delete_or_list(cfn: dict[str, Any], forbidden: str) -> None:
     granted = json.dumps([sorted(_actions(s)) for s in _statements(cfn, "ApiFunctionRole")])

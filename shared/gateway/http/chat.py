@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.completions import complete
 from gateway.config import settings
-from gateway.http import access
+from gateway.http import access, routing
 from gateway.http.auth import authenticate
 from gateway.http.body import parse_json, read_body, reject_routing_overrides, validate_chat
 from gateway.http.dependencies import gateway_config
@@ -29,14 +28,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from gateway.completions import Outcome
-    from gateway.store.limits import Admission
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-
-
-def _tokens(outcome: Outcome) -> int:
-    usage = outcome.usage
-    return 0 if usage is None else usage.input_tokens + usage.output_tokens
 
 
 async def chat_completions(request: Request) -> Response:
@@ -44,37 +37,48 @@ async def chat_completions(request: Request) -> Response:
     caller = await authenticate(request)
     data = parse_json(await read_body(request))
     reject_routing_overrides(data, list(request.query_params.keys()))
+    route = routing.options(data)
     chat = validate_chat(data)
     config = await gateway_config()
+    router_settings = routing.settings(config)
     model = access.model_for(caller, config, chat.model)
     if model != chat.model:
         chat = chat.model_copy(update={"model": model})
     admission = await access.admit(request, caller, rid)
     try:
-        outcome = await complete(chat, config, rid)
+        outcome = await routing.router(request).complete(
+            chat,
+            config,
+            router_settings,
+            rid,
+            route=route,
+            allows=lambda name: access.allows(caller, config, name, name),
+            default_timeout_s=settings().upstream_timeout_s,
+        )
     except BaseException:
         await admission.release(0)
         raise
+    outcome.on_end.append(admission.release)
     headers = {**admission.headers, **outcome.headers}
     if outcome.stream is not None:
         return KeepAliveStreamingResponse(
             outcome.stream,
             interval=settings().sse_keepalive_s,
-            on_close=_closer(outcome, admission),
+            on_close=_closer(outcome),
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers},
         )
-    await admission.release(_tokens(outcome))
+    await outcome.ended()
     return Response(outcome.body, media_type="application/json", headers=headers)
 
 
-def _closer(outcome: Outcome, admission: Admission) -> Callable[[], Awaitable[None]]:
+def _closer(outcome: Outcome) -> Callable[[], Awaitable[None]]:
     async def close() -> None:
         try:
             if outcome.close is not None:
                 await outcome.close()
         finally:
-            await admission.release(_tokens(outcome))
+            await outcome.ended()
 
     return close
 

@@ -157,8 +157,8 @@ class Dynamo:
         self.url = (endpoint or current.dynamodb_endpoint) + "/"
 
     async def call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """One DynamoDB operation; TableName is filled in where the payload lacks it."""
-        if "TransactItems" not in payload:
+        """One DynamoDB operation; TableName is filled in for single-table operations."""
+        if "TransactItems" not in payload and "RequestItems" not in payload:
             payload = {"TableName": self.table, **payload}
         body = orjson.dumps(payload)
         for attempt in range(ATTEMPTS):

@@ -1,0 +1,1 @@
+"""Routing a model group to its deployments: strategies, retries, fallbacks, cooldowns."""
