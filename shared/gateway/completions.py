@@ -64,6 +64,8 @@ class Outcome:
     deployment_id: str | None = None  # the deployment that served it
     # Called once with the tokens used when the response has ended (however it ended).
     on_end: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
+    # Called with the error when a stream fails after its first byte (too late to retry).
+    on_failure: list[Callable[[errors.GatewayError], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -153,7 +155,9 @@ async def _open_stream(
             body = await handle.body()
             raise _scrubbed(speaker.map_error(handle.status, body, handle.headers), target)
         if not handle.is_stream():
-            raise errors.UpstreamError("The provider answered a stream request without a stream.")
+            raise _billed(
+                errors.UpstreamError("The provider answered a stream request without a stream.")
+            )
         batches = handle.batches()
         first = await _first_bytes(speaker, state, batches, timeouts[1], target)
     except BaseException:
@@ -218,6 +222,8 @@ async def _relay(
         error = _scrubbed(exc, deployment.target)
         logger.warning("stream failed after start: %s", error.code)
         yield sse.encode(error.body())
+        for hook in outcome.on_failure:
+            await hook(error)
         return
     except Exception:
         logger.exception("stream failed after start")

@@ -910,6 +910,7 @@ def test_every_fault_is_exercised() -> None:
         "invalid_json",
         "html",
         "leak",
+        "reset",  # tests/unit/test_simulator_faults.py
     }
     assert covered == FAULTS
 

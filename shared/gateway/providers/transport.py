@@ -71,7 +71,12 @@ def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
 
 def _transport_error(exc: Exception) -> errors.GatewayError:
     if isinstance(exc, httpx.TimeoutException):
-        return errors.UpstreamTimeoutError("The provider did not answer in time.")
+        error: errors.GatewayError = errors.UpstreamTimeoutError(
+            "The provider did not answer in time."
+        )
+        # Once the request was sent, the provider may finish (and bill) it regardless.
+        error.billed = isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout))
+        return error
     return errors.UpstreamError("The gateway could not reach the provider.")
 
 

@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING
 
 from gateway import errors
 from gateway.completions import attempt
-from gateway.router import retries, strategies
-from gateway.router.prompt import prompt_tokens_at_least
+from gateway.router import fallbacks, retries, strategies
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from gateway.completions import Outcome
     from gateway.config import Deployment, GatewayConfig
@@ -101,7 +100,9 @@ class Router:
                     request, config, settings, request_id, group, route, deadline, journey
                 )
             except errors.GatewayError as error:
-                nxt = _next_group(error, group, settings, route, config, tried_groups, allows)
+                nxt = fallbacks.next_group(
+                    error, group, settings, route, config, tried_groups, allows
+                )
                 if nxt is None or self.clock() >= deadline:
                     _annotate(error.headers, journey)
                     raise
@@ -129,15 +130,16 @@ class Router:
                 f"The model '{group}' does not exist or you do not have access to it.",
                 param="model",
             )
-        sized = _fitting(deployments, request)
-        for_group = request if group == request.model else _renamed(request, group)
+        sized = fallbacks.fitting(deployments, request)
+        alone = len(deployments) == 1
+        for_group = request if group == request.model else fallbacks.renamed(request, group)
         tried: set[str] = set()
         retry = 0
         while True:
             candidates = await self._candidates(sized, settings)
             pick = next((d for d in candidates if d.model_id not in tried), candidates[0])
             try:
-                return await self._attempt(
+                outcome = await self._attempt(
                     for_group,
                     pick,
                     request_id,
@@ -145,17 +147,10 @@ class Router:
                     journey,
                     counted=strategies.needs_usage(settings.routing_strategy),
                 )
+                outcome.on_failure.append(self._counter(pick, settings, alone=alone))
+                return outcome
             except errors.GatewayError as error:
-                failure = retries.classify(error)
-                if failure.cools:
-                    await self.cooldowns.record_failure(
-                        pick.model_id,
-                        allowed_fails=settings.allowed_fails,
-                        cooldown_s=settings.cooldown_time,
-                        retry_after_s=failure.retry_after_s,
-                        immediate=failure.retry_after_s is not None
-                        and isinstance(error, errors.RateLimitError),
-                    )
+                failure = await self._count(pick, error, settings, alone=alone)
                 tried.add(pick.model_id)
                 retry += 1
                 if not failure.retryable or retry > settings.retries_for(
@@ -168,6 +163,39 @@ class Router:
                     raise
                 if wait:
                     await asyncio.sleep(wait)
+
+    async def _count(
+        self,
+        deployment: Deployment,
+        error: errors.GatewayError,
+        settings: RouterSettings,
+        *,
+        alone: bool,
+    ) -> retries.Failure:
+        """Classify a failure and count it toward the deployment's cooldown if it should.
+        The only deployment of a group is never cooled (as in LiteLLM): there is nothing to
+        move its traffic to, and its retries must stay possible."""
+        failure = retries.classify(error)
+        if failure.cools and not alone:
+            await self.cooldowns.record_failure(
+                deployment.model_id,
+                allowed_fails=settings.allowed_fails,
+                cooldown_s=settings.cooldown_time,
+                retry_after_s=failure.retry_after_s,
+                immediate=failure.retry_after_s is not None
+                and isinstance(error, errors.RateLimitError),
+            )
+        return failure
+
+    def _counter(
+        self, deployment: Deployment, settings: RouterSettings, *, alone: bool
+    ) -> Callable[[errors.GatewayError], Awaitable[None]]:
+        """Counts a stream's failure after its first byte (too late to retry) all the same."""
+
+        async def count(error: errors.GatewayError) -> None:
+            await self._count(deployment, error, settings, alone=alone)
+
+        return count
 
     async def _candidates(
         self, deployments: Sequence[Deployment], settings: RouterSettings
@@ -246,50 +274,3 @@ def _annotate(headers: dict[str, str], journey: Journey) -> None:
     headers["x-gateway-billed-attempts"] = str(billed)
     if journey.fallback is not None:
         headers["x-gateway-fallback"] = journey.fallback
-
-
-def _fitting(deployments: Sequence[Deployment], request: ChatCompletionRequest) -> list[Deployment]:
-    """Deployments whose max_input_tokens the prompt does not provably exceed."""
-    limits = [d.info.max_input_tokens for d in deployments if d.info.max_input_tokens]
-    if not limits:
-        return list(deployments)
-    least = prompt_tokens_at_least(request)
-    fits = [
-        d
-        for d in deployments
-        if d.info.max_input_tokens is None or least <= d.info.max_input_tokens
-    ]
-    if not fits:
-        raise errors.ContextLengthError(
-            "The prompt is longer than this model's context window.", param="messages"
-        )
-    return fits
-
-
-def _renamed(request: ChatCompletionRequest, group: str) -> ChatCompletionRequest:
-    return request.model_copy(update={"model": group})
-
-
-def _next_group(
-    error: errors.GatewayError,
-    group: str,
-    settings: RouterSettings,
-    route: RouteRequest,
-    config: GatewayConfig,
-    tried: set[str],
-    allows: Callable[[str], bool],
-) -> str | None:
-    """The next model group to try after `group` failed with `error`, if any."""
-    kind = retries.classify(error).fallback
-    if kind == "context_window":
-        chain = settings.context_window_fallbacks.get(group, ())
-    elif kind == "content_policy":
-        chain = settings.content_policy_fallbacks.get(group, ())
-    elif kind == "generic" or isinstance(error, errors.ServiceUnavailableError):
-        chain = route.fallbacks or settings.fallbacks.get(group) or settings.default_fallbacks
-    else:
-        return None
-    for name in chain:
-        if name not in tried and name in config.groups and allows(name):
-            return name
-    return None

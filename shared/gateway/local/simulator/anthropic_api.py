@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.local.simulator.engine import ErrorContext, Ev, Vendor, json_response
 from gateway.local.simulator.scenario import (
-    RETRY_AFTER_SECONDS,
     TOOL_ARGUMENTS,
     Parsed,
     PromptScan,
@@ -172,8 +171,7 @@ class AnthropicVendor(Vendor):
     def error(self, kind: str, ctx: ErrorContext) -> Response:
         status, error_type, message = _error_triple(kind, ctx)
         headers = self.headers(ctx.request_id)
-        if status == 429:
-            headers["retry-after"] = RETRY_AFTER_SECONDS
+        headers.update(self.retry_headers(status, ctx))
         return json_response(_error_body(error_type, message, ctx.request_id), status, headers)
 
     def _usage(self, plan: Plan, output_tokens: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The ASGI app: vendor routes, test-control routes under ``/_sim``, and the CLI."""
+"""The ASGI app: vendor routes (also under ``/_fault/{spec}``), ``/_sim`` controls, the CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from starlette.routing import Route
 
 from gateway.local.simulator.anthropic_api import AnthropicVendor
 from gateway.local.simulator.bedrock_api import BedrockVendor
+from gateway.local.simulator.connection import TRANSPORT_KEY, server_transport
 from gateway.local.simulator.engine import handle, sim_state
+from gateway.local.simulator.fault_spec import PREFIX
 from gateway.local.simulator.openai_api import OpenAIVendor, list_models
 from gateway.local.simulator.state import SimState
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
 
     from gateway.local.simulator.engine import Vendor
 
@@ -35,6 +38,11 @@ class SimulatorApp(Starlette):
         super().__init__(routes=_routes())
         self.sim = sim
         self.state.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":  # before middleware wraps ``send`` (see connection.py)
+            scope[TRANSPORT_KEY] = server_transport(send)
+        await super().__call__(scope, receive, send)
 
     def set_fault(self, name: str | None, times: int | None = None) -> None:
         self.sim.set_fault(name, times)
@@ -95,25 +103,28 @@ async def _health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def _routes() -> list[Route]:
+def _vendor_routes(prefix: str) -> list[Route]:
     openai = _endpoint(OpenAIVendor())
+    bedrock = _endpoint(BedrockVendor(stream=False))
+    bedrock_stream = _endpoint(BedrockVendor(stream=True))
     post = ["POST"]
     return [
-        Route("/v1/chat/completions", openai, methods=post),
-        Route("/chat/completions", openai, methods=post),
+        Route(f"{prefix}/v1/chat/completions", openai, methods=post),
+        Route(f"{prefix}/chat/completions", openai, methods=post),
+        Route(f"{prefix}/v1/messages", _endpoint(AnthropicVendor()), methods=post),
+        Route(f"{prefix}/model/{{model_id:path}}/converse", bedrock, methods=post),
+        Route(f"{prefix}/model/{{model_id:path}}/converse-stream", bedrock_stream, methods=post),
+    ]
+
+
+def _routes() -> list[Route]:
+    return [
+        *_vendor_routes(""),
+        *_vendor_routes(PREFIX),
         Route("/v1/models", _models, methods=["GET"]),
         Route("/models", _models, methods=["GET"]),
-        Route("/v1/messages", _endpoint(AnthropicVendor()), methods=post),
-        Route(
-            "/model/{model_id:path}/converse", _endpoint(BedrockVendor(stream=False)), methods=post
-        ),
-        Route(
-            "/model/{model_id:path}/converse-stream",
-            _endpoint(BedrockVendor(stream=True)),
-            methods=post,
-        ),
         Route("/_sim/requests", _requests, methods=["GET"]),
-        Route("/_sim/reset", _reset, methods=post),
+        Route("/_sim/reset", _reset, methods=["POST"]),
         Route("/_sim/fault", _fault, methods=["GET", "POST"]),
         Route("/_sim/health", _health, methods=["GET"]),
     ]

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from gateway.local.simulator.engine import ErrorContext, Ev, Kind, Vendor, json_response
 from gateway.local.simulator.eventstream import encode_event, encode_exception
 from gateway.local.simulator.scenario import (
-    RETRY_AFTER_SECONDS,
     TOOL_ARGUMENTS,
     Parsed,
     PromptScan,
@@ -186,8 +185,7 @@ class BedrockVendor(Vendor):
     def error(self, kind: str, ctx: ErrorContext) -> Response:
         status, error_type, message = _error_triple(kind, ctx)
         headers = {**self.headers(ctx.request_id), "x-amzn-ErrorType": error_type}
-        if status == 429:
-            headers["retry-after"] = RETRY_AFTER_SECONDS
+        headers.update(self.retry_headers(status, ctx))
         return json_response({"message": message}, status, headers)
 
     def _usage(self, plan: Plan) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The vendor-neutral request pipeline: record, authenticate, parse, pick a fault, answer.
 
-Fault selection, first match wins: header ``x-sim-fault``; a ``[sim-fault:NAME]`` marker in
-the last user message; the server-level fault (``SimState.set_fault`` / ``POST /_sim/fault``).
+Fault selection, first match wins: the URL's ``/_fault/{spec}`` prefix while its ``times``
+last (see ``fault_spec``); header ``x-sim-fault``; a ``[sim-fault:NAME]`` marker in the last
+user message; the server-level fault (``SimState.set_fault`` / ``POST /_sim/fault``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
+from gateway.local.simulator.connection import ResetResponse, StallResponse
+from gateway.local.simulator.fault_spec import url_fault_spec
 from gateway.local.simulator.scenario import (
     DEFAULT_CHUNKS,
     ERROR_FAULTS,
     HTML_PAGE,
     INVALID_JSON,
     MAX_CHUNKS,
+    RETRY_AFTER_SECONDS,
     Plan,
     RequestError,
     chunks_marker,
@@ -31,8 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
     from starlette.requests import Request
-    from starlette.types import Receive, Scope, Send
 
+    from gateway.local.simulator.fault_spec import FaultSpec
     from gateway.local.simulator.scenario import Parsed
 
 JSON = "application/json"
@@ -57,6 +61,15 @@ class ErrorContext:
     request_id: str = "sim"
     message: str | None = None
     param: str | None = None
+    retry_after: int | None = None  # from the URL's fault spec; None: the default header
+    retry_after_ms: int | None = None
+
+    def retry_wait(self) -> str:
+        """The wait a throttling message names: ``250ms`` or ``7s``."""
+        if self.retry_after_ms is not None:
+            return f"{self.retry_after_ms}ms"
+        seconds = RETRY_AFTER_SECONDS if self.retry_after is None else self.retry_after
+        return f"{seconds}s"
 
 
 class Vendor(abc.ABC):
@@ -65,6 +78,7 @@ class Vendor(abc.ABC):
     name: str
     stream_media_type: str = "text/event-stream; charset=utf-8"
     content_policy_is_stop: bool = False  # True: a filtered 200 answer, not an HTTP error
+    retry_after_ms_header: str | None = None  # a vendor's millisecond retry header, if any
 
     @abc.abstractmethod
     def credential(self, request: Request) -> str: ...
@@ -94,27 +108,25 @@ class Vendor(abc.ABC):
     def headers(self, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id}
 
+    def retry_headers(self, status: int, ctx: ErrorContext) -> dict[str, str]:
+        """``retry-after`` on every 429; on 429/503/529, what the URL's fault spec asks."""
+        if status not in (429, 503, 529):
+            return {}
+        if ctx.retry_after is None and ctx.retry_after_ms is None:
+            return {"retry-after": RETRY_AFTER_SECONDS} if status == 429 else {}
+        headers: dict[str, str] = {}
+        if ctx.retry_after is not None:
+            headers["retry-after"] = str(ctx.retry_after)
+        if ctx.retry_after_ms is not None and self.retry_after_ms_header:
+            headers[self.retry_after_ms_header] = str(ctx.retry_after_ms)
+        return headers
+
     def request_id(self, seq: int) -> str:
         return f"req_sim{seq:018d}"
 
 
 def json_response(body: object, status: int, headers: dict[str, str]) -> Response:
     return Response(json.dumps(body).encode(), status, headers=headers, media_type=JSON)
-
-
-class StallResponse(Response):
-    """Send nothing until the client leaves or ``seconds`` pass, then a bare 504."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(b"", 504, media_type="text/plain")
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        with anyio.move_on_after(self.seconds):
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            return
-        await super().__call__(scope, receive, send)
 
 
 async def _stalled_body(seconds: float) -> AsyncIterator[bytes]:
@@ -175,6 +187,8 @@ def respond(
         return vendor.error("500", ctx)
     if fault == "timeout":
         return StallResponse(stall)
+    if fault == "reset":
+        return ResetResponse()
     if fault == "html":
         return Response(HTML_PAGE, media_type="text/html; charset=utf-8")
     plan.refused = fault == "content_policy"
@@ -192,8 +206,13 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
-def select_fault(request: Request, user_text: str, state: SimState) -> str | None:
-    """Header, then message marker, then the server-level fault. Unknown names raise."""
+def select_fault(
+    request: Request, user_text: str, state: SimState, ctx: ErrorContext, spec: FaultSpec | None
+) -> str | None:
+    """The URL's spec (its retry hints go to ``ctx``), header, marker, server-level fault."""
+    if spec is not None and state.take_spec_fault(spec.text, spec.times):
+        ctx.retry_after, ctx.retry_after_ms = spec.retry_after, spec.retry_after_ms
+        return spec.name
     named = request.headers.get("x-sim-fault") or fault_marker(user_text)
     if named:
         return check_fault(named)
@@ -245,6 +264,10 @@ async def handle(vendor: Vendor, request: Request) -> Response:
     raw = await request.body()
     body = _parse_json(raw)
     state.requests.append(_record(request, raw, body, vendor.name))
+    try:
+        spec = url_fault_spec(request, vendor)
+    except ValueError as exc:
+        return PlainTextResponse(str(exc), 400)
     denied = vendor.check_auth(request)
     if denied is not None:
         return denied
@@ -258,7 +281,7 @@ async def handle(vendor: Vendor, request: Request) -> Response:
         ctx.message, ctx.param = str(exc), exc.param
         return vendor.error("400", ctx)
     try:
-        fault = select_fault(request, parsed.user_text, state)
+        fault = select_fault(request, parsed.user_text, state, ctx, spec)
     except ValueError as exc:
         return PlainTextResponse(str(exc), 400)
     read, write = _cache_usage(state, parsed, fault)

@@ -9,7 +9,6 @@ from starlette.responses import JSONResponse
 
 from gateway.local.simulator.engine import ErrorContext, Ev, Vendor, json_response
 from gateway.local.simulator.scenario import (
-    RETRY_AFTER_SECONDS,
     TOOL_ARGUMENTS_JSON,
     Parsed,
     PromptScan,
@@ -63,10 +62,10 @@ def _error(
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def _rate_limit(model: str) -> dict[str, Any]:
+def _rate_limit(ctx: ErrorContext) -> dict[str, Any]:
     message = (
-        f"Rate limit reached for {model} in organization org-simulator on requests per min "
-        f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {RETRY_AFTER_SECONDS}s. "
+        f"Rate limit reached for {ctx.model} in organization org-simulator on requests per min "
+        f"(RPM): Limit 3, Used 3, Requested 1. Please try again in {ctx.retry_wait()}. "
         "Visit https://platform.openai.com/account/rate-limits to learn more."
     )
     return _error(message, "requests", None, "rate_limit_exceeded")
@@ -107,7 +106,7 @@ def _error_body(kind: str, ctx: ErrorContext) -> tuple[int, dict[str, Any]]:
                 "invalid_api_key",
             ),
         ),
-        "429": (429, _rate_limit(ctx.model)),
+        "429": (429, _rate_limit(ctx)),
         "500": (500, _error(_SERVER_ERROR, "server_error")),
         "502": (
             502,
@@ -162,6 +161,7 @@ def _last_user_text(messages: list[Any]) -> str:
 
 class OpenAIVendor(Vendor):
     name = "openai"
+    retry_after_ms_header = "retry-after-ms"  # OpenAI's SDKs read it before retry-after
 
     def credential(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -198,8 +198,7 @@ class OpenAIVendor(Vendor):
     def error(self, kind: str, ctx: ErrorContext) -> Response:
         status, body = _error_body(kind, ctx)
         headers = self.headers(ctx.request_id)
-        if status == 429:
-            headers["retry-after"] = RETRY_AFTER_SECONDS
+        headers.update(self.retry_headers(status, ctx))
         return json_response(body, status, headers)
 
     def _usage(self, plan: Plan) -> dict[str, Any]:

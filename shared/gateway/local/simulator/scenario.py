@@ -36,12 +36,16 @@ FAULTS: frozenset[str] = frozenset(
         "invalid_json",
         "html",
         "leak",
+        "reset",
     }
 )
 # Faults answered with the vendor's HTTP error response (status + error body).
 ERROR_FAULTS: frozenset[str] = frozenset(
     {"400", "401", "429", "500", "502", "503", "529", "context_length", "leak"}
 )
+# Throttling faults: their error responses may carry retry headers (429's always does).
+# ``reset`` is not among ERROR_FAULTS: it answers nothing (see ``connection.ResetResponse``).
+RETRY_FAULTS: frozenset[str] = frozenset({"429", "503", "529"})
 
 DEFAULT_CHUNKS = 5
 MAX_CHUNKS = 1000

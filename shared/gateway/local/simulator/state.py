@@ -1,4 +1,4 @@
-"""In-memory simulator state: recorded requests, the server-level fault, the prompt cache."""
+"""In-memory simulator state: recorded requests, faults, the prompt cache."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ class SimState:
     cache_keys: set[str] = field(default_factory=set)
     seq: int = 0
     open_streams: int = 0  # responses still streaming (see engine._counted)
+    spec_counts: dict[str, int] = field(default_factory=dict)  # requests per /_fault/{spec}
 
     def set_fault(self, name: str | None, times: int | None = None) -> None:
         """Fault every following request (or only the next ``times``); None clears it."""
@@ -52,9 +53,16 @@ class SimState:
                 self.fault, self.fault_times = None, None
         return name
 
+    def take_spec_fault(self, spec: str, times: int | None) -> bool:
+        """Count one more request under the URL fault ``spec``: is it one of the first ``times``?"""
+        count = self.spec_counts.get(spec, 0) + 1
+        self.spec_counts[spec] = count
+        return times is None or count <= times
+
     def reset(self) -> None:
         self.requests.clear()
         self.cache_keys.clear()
+        self.spec_counts.clear()
         self.fault, self.fault_times = None, None
         self.seq = 0
 
