@@ -327,3 +327,64 @@ async def test_the_served_deployment_is_named_without_credentials(
         response = await client.post("/v1/chat/completions", json=chat("g"), headers=AUTH)
     assert response.headers["x-gateway-model-id"] == "named"
     assert OPENAI_KEY not in str(response.headers)
+
+
+# ---- state shared by every instance through the table ------------------------------------
+
+
+def shared_router(app: Any, cache_s: float) -> Any:
+    from gateway.http.dependencies import table
+    from gateway.router.cooldowns import Cooldowns
+    from gateway.router.engine import Router
+    from gateway.router.usage import DeploymentUsage
+
+    db = table()
+    router = Router(Cooldowns(db, cache_s=cache_s), DeploymentUsage(db, cache_s=cache_s))
+    app.state.router = (db, router)
+    return router
+
+
+async def test_instances_see_each_others_cooldowns(
+    configure: Any, sim: SimulatorApp, gateway_table: Any
+) -> None:
+    model_list = pair(sim, base(sim, "500"))
+    first = configure(model_list, allowed_fails=0, cooldown_time=30)
+    shared_router(first, cache_s=1.0)
+    async with asgi_client(first) as client:
+        response = await client.post("/v1/chat/completions", json=chat("g"), headers=AUTH)
+    assert response.headers["x-gateway-attempts"] == "2"  # bad failed, good served
+    assert calls(sim, "bad") == 1
+    from gateway.http.app import create_app
+
+    second = create_app()  # another sandbox: its own caches, the same table
+    shared_router(second, cache_s=1.0)
+    async with asgi_client(second) as client:
+        for _ in range(5):
+            response = await client.post("/v1/chat/completions", json=chat("g"), headers=AUTH)
+            assert response.headers["x-gateway-model-id"] == "good"
+            assert response.headers["x-gateway-attempts"] == "1"
+    assert calls(sim, "bad") == 1  # the second instance never sent it anything
+    stored = [i for i in gateway_table.items() if i["pk"].startswith("COOLDOWN#")]
+    assert [i["pk"] for i in stored] == ["COOLDOWN#bad"]
+    assert stored[0]["until"] > time.time() + 25
+
+
+async def test_usage_based_routing_shares_counts_between_instances(
+    configure: Any, sim: SimulatorApp, gateway_table: Any
+) -> None:
+    from gateway.http.app import create_app
+
+    model_list = [openai("g", "a", base(sim), rpm=3), openai("g", "b", base(sim), rpm=3)]
+    apps = [configure(model_list, routing_strategy="usage-based-routing"), create_app()]
+    for app in apps:
+        shared_router(app, cache_s=0.0)
+    clients = [asgi_client(app) for app in apps]
+    for i in range(6):
+        response = await clients[i % 2].post("/v1/chat/completions", json=chat("g"), headers=AUTH)
+        assert response.status_code == 200
+    for client in clients:
+        await client.aclose()
+    assert (calls(sim, "a"), calls(sim, "b")) == (3, 3)
+    usage = {i["pk"]: i for i in gateway_table.items() if i["pk"].startswith("USAGE#")}
+    assert usage["USAGE#a"]["requests"] == 3
+    assert usage["USAGE#a"]["leases"] == {}  # every request's lease given back
