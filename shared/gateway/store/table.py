@@ -7,6 +7,8 @@
 | user   | USER#<user_id>          | USER              | USERS / <created>#id | TEAM#id (1st)     |
 | limits | LIMIT#<scope>#<id>      | LIMIT             |                      |                   |
 | audit  | AUDIT#<kind>#<id>       | <ts>#<request id> |                      |                   |
+| router | COOLDOWN#<deployment>   | COOLDOWN          | (gateway/router/cooldowns.py)            |
+| router | USAGE#<deployment>      | USAGE             | (gateway/router/usage.py)                |
 
 `expires_at` (epoch seconds) is the TTL attribute; TTL deletion is lazy, so readers
 always compare it with the clock themselves.
