@@ -388,3 +388,40 @@ async def test_usage_based_routing_shares_counts_between_instances(
     usage = {i["pk"]: i for i in gateway_table.items() if i["pk"].startswith("USAGE#")}
     assert usage["USAGE#a"]["requests"] == 3
     assert usage["USAGE#a"]["leases"] == {}  # every request's lease given back
+
+
+async def test_the_retry_policy_sets_retries_per_failure_kind(
+    configure: Any, sim: SimulatorApp
+) -> None:
+    app = configure(
+        [openai("g", "only", base(sim, "429,retry_after=0"))],
+        num_retries=3,
+        retry_policy={"RateLimitErrorRetries": 1},
+    )
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("g"), headers=AUTH)
+    assert response.status_code == 429
+    assert response.headers["x-gateway-attempts"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("fallbacks", "b"),
+        ("fallbacks", [1]),
+        ("num_retries", -1),
+        ("num_retries", "2"),
+        ("num_retries", 11),
+    ],
+)
+async def test_bad_routing_fields_are_400_and_call_nothing(
+    configure: Any, sim: SimulatorApp, field: str, value: Any
+) -> None:
+    app = configure([openai("g", "only", base(sim))])
+    async with asgi_client(app) as client:
+        response = await client.post(
+            "/v1/chat/completions", json=chat("g", **{field: value}), headers=AUTH
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == field
+    assert sim.requests == []
