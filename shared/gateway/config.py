@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from gateway.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -123,16 +120,6 @@ class GatewayConfig:
         for deployment in self.deployments:
             out.setdefault(deployment.target.model_name, []).append(deployment)
         return out
-
-    def pick(self, model_name: str) -> Deployment:
-        """Any deployment of the group (the router, a later layer, chooses better)."""
-        group = self.groups.get(model_name)
-        if not group:
-            raise ModelNotFoundError(
-                f"The model '{model_name}' does not exist or you do not have access to it.",
-                param="model",
-            )
-        return group[0] if len(group) == 1 else random.choice(group)  # noqa: S311
 
 
 def resolve_reference(value: Any, lookup: Callable[[str], str | None]) -> Any:

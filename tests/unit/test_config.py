@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gateway import config, errors
+from gateway import config
 from gateway.config import ConfigError, ModelInfo, parse_config, resolve_reference, split_model
 from gateway.providers.catalog import CATALOG, DIALECTS
 
@@ -301,7 +301,7 @@ def test_model_info_prices_are_parsed() -> None:
     )
 
 
-# ---- groups and pick -------------------------------------------------------------------------
+# ---- groups -------------------------------------------------------------------------------
 
 
 def test_entries_sharing_a_name_are_all_kept() -> None:
@@ -314,24 +314,6 @@ def test_entries_sharing_a_name_are_all_kept() -> None:
     fast = parsed.groups["fast"]
     assert [d.target.provider for d in fast] == ["openai", "groq"]
     assert [d.target.model for d in parsed.groups["smart"]] == ["gpt-4o"]
-    picked = {id(parsed.pick("fast")) for _ in range(200)}
-    assert picked == {id(d) for d in fast}
-    assert parsed.pick("smart") is parsed.groups["smart"][0]
-
-
-def test_unknown_model_is_not_found() -> None:
-    parsed = parse(entry("openai/gpt-4o-mini", name="gpt"))
-    with pytest.raises(errors.ModelNotFoundError) as caught:
-        parsed.pick("gpt-5")
-    error = caught.value
-    assert error.status == 404
-    assert error.param == "model"
-    assert error.body()["error"] == {
-        "message": "The model 'gpt-5' does not exist or you do not have access to it.",
-        "type": "invalid_request_error",
-        "param": "model",
-        "code": "model_not_found",
-    }
 
 
 # ---- master key ------------------------------------------------------------------------------
@@ -373,7 +355,7 @@ def test_read_config(tmp_path: Path) -> None:
             }
         ]
     }
-    assert parse_config(raw, lookup_from(ENV)).pick("gpt").target.api_key == "sk-team"
+    assert parse_config(raw, lookup_from(ENV)).groups["gpt"][0].target.api_key == "sk-team"
 
 
 @pytest.mark.parametrize(("text", "expected"), [("", {}), ("# nothing\n", {})])
