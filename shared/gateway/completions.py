@@ -17,7 +17,7 @@ import importlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from gateway import errors
 from gateway.providers import responses, sse, transport
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from gateway.schemas.openai import ChatCompletionRequest
 
 logger = logging.getLogger(__name__)
+
+MAX_RECORDED_CHUNKS = 20_000  # a longer stream is not recorded whole, so never cached
 
 
 @functools.cache
@@ -64,6 +66,11 @@ class Outcome:
     deployment_id: str | None = None  # the deployment that served it
     # Called once with the tokens used when the response has ended (however it ended).
     on_end: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
+    # What the response cache records: a non-streamed answer, or a stream's chunks.
+    completion: dict[str, Any] | None = None
+    recorded: list[Any] | None = None
+    # Called when a stream has ended complete and well-formed (not on failure).
+    on_complete: list[Callable[[Outcome], Awaitable[None]]] = field(default_factory=list)
     # Called with the error when a stream fails after its first byte (too late to retry).
     on_failure: list[Callable[[errors.GatewayError], Awaitable[None]]] = field(default_factory=list)
 
@@ -102,6 +109,7 @@ async def attempt(
     *,
     timeout_s: float,
     first_byte_s: float,
+    record: bool = False,
 ) -> Outcome:
     """Call one deployment. `timeout_s` bounds each wait on it, `first_byte_s` a stream's
     wait for its first event. Raises GatewayError for anything before the first byte."""
@@ -112,8 +120,9 @@ async def attempt(
     headers = _headers(request_id, target, upstream.dropped_params)
     started = time.monotonic()
     if upstream.stream:
+        sink: list[Any] | None = [] if record else None
         outcome = await _open_stream(
-            speaker, upstream, deployment, meta, request, headers, (timeout_s, first_byte_s)
+            speaker, upstream, deployment, meta, request, headers, (timeout_s, first_byte_s), sink
         )
         outcome.first_byte_s = time.monotonic() - started
         return outcome
@@ -134,6 +143,7 @@ async def attempt(
         usage=completion.usage,
         cost_micros=cost,
         first_byte_s=time.monotonic() - started,
+        completion=dict(completion.response) if record else None,
     )
 
 
@@ -145,6 +155,7 @@ async def _open_stream(
     request: ChatCompletionRequest,
     headers: dict[str, str],
     timeouts: tuple[float, float],
+    sink: list[Any] | None,
 ) -> Outcome:
     target = deployment.target
     stack = contextlib.AsyncExitStack()
@@ -159,11 +170,11 @@ async def _open_stream(
                 errors.UpstreamError("The provider answered a stream request without a stream.")
             )
         batches = handle.batches()
-        first = await _first_bytes(speaker, state, batches, timeouts[1], target)
+        first = await _first_bytes(speaker, state, batches, timeouts[1], target, sink)
     except BaseException:
         await stack.aclose()
         raise
-    outcome = Outcome(headers=headers, close=stack.aclose)
+    outcome = Outcome(headers=headers, close=stack.aclose, recorded=sink)
     outcome.stream = _relay(
         speaker, state, first, batches, deployment, meta, request, stack, outcome
     )
@@ -176,12 +187,13 @@ async def _first_bytes(
     batches: AsyncIterator[list[UpstreamEvent]],
     timeout_s: float,
     target: Target,
+    sink: list[Any] | None,
 ) -> bytes:
     """Read until the stream has something for the client (or has ended cleanly)."""
     try:
         async with asyncio.timeout(timeout_s):
             async for batch in batches:
-                out, failure = _translate(speaker, state, batch)
+                out, failure = _translate(speaker, state, batch, sink)
                 if failure is not None:
                     raise failure
                 if out:
@@ -209,21 +221,20 @@ async def _relay(
             if first:
                 yield first
             async for batch in batches:
-                out, failure = _translate(speaker, state, batch)
+                out, failure = _translate(speaker, state, batch, outcome.recorded)
                 if out:
                     yield out
                 if failure is not None:
                     raise failure
-            for chunk in speaker.finish_stream(state):
-                yield sse.encode(chunk)
+            yield _finish(speaker, state, outcome.recorded)
         if state.usage is not None:
             outcome.cost_micros = cost_micros(state.usage, deployment)
     except errors.GatewayError as exc:
         error = _scrubbed(exc, deployment.target)
         logger.warning("stream failed after start: %s", error.code)
         yield sse.encode(error.body())
-        for hook in outcome.on_failure:
-            await hook(error)
+        for on_failure in outcome.on_failure:
+            await on_failure(error)
         return
     except Exception:
         logger.exception("stream failed after start")
@@ -231,6 +242,8 @@ async def _relay(
         return
     finally:
         outcome.usage = state.usage  # partial on failure or disconnect
+    for on_complete in outcome.on_complete:
+        await on_complete(outcome)
     if request.wants_usage_chunk and state.usage is not None:
         yield sse.encode(responses.usage_chunk(meta, state.usage))
     if outcome.cost_micros is not None:
@@ -238,14 +251,26 @@ async def _relay(
     yield sse.DONE
 
 
+def _finish(speaker: Dialect, state: StreamState, sink: list[Any] | None) -> bytes:
+    """The closing chunks (finish reason); raises if the stream ended incomplete."""
+    chunks = speaker.finish_stream(state)
+    if sink is not None:
+        sink.extend(chunks)
+    return b"".join(sse.encode(chunk) for chunk in chunks)
+
+
 def _translate(
-    speaker: Dialect, state: StreamState, batch: list[UpstreamEvent]
+    speaker: Dialect, state: StreamState, batch: list[UpstreamEvent], sink: list[Any] | None
 ) -> tuple[bytes, Exception | None]:
-    """One network read's events as SSE bytes; a failure comes after what preceded it."""
+    """One network read's events as SSE bytes; a failure comes after what preceded it.
+    With a `sink`, the chunks are also kept (the response cache records a stream)."""
     out: list[bytes] = []
     try:
         for event in batch:
-            out.extend(sse.encode(chunk) for chunk in speaker.parse_stream_event(state, event))
+            for chunk in speaker.parse_stream_event(state, event):
+                out.append(sse.encode(chunk))
+                if sink is not None and len(sink) < MAX_RECORDED_CHUNKS:
+                    sink.append(chunk)
     except Exception as exc:  # re-raised by the relay once `out` is sent
         return b"".join(out), exc
     return b"".join(out), None

@@ -50,6 +50,7 @@ class Settings:
     dynamodb_endpoint: str
     dynamodb_timeout_s: float
     key_cache_s: float
+    cache_bucket: str | None  # the response cache's S3 bucket; None: no response cache
 
 
 KEY_CACHE_MAX_S = 30.0  # the documented bound on revocation; the setting cannot exceed it
@@ -78,6 +79,7 @@ def settings() -> Settings:
         dynamodb_endpoint=_dynamodb_endpoint(env, region),
         dynamodb_timeout_s=float(env.get("GATEWAY_DYNAMODB_TIMEOUT_S", "3")),
         key_cache_s=min(float(env.get("GATEWAY_KEY_CACHE_S", "10")), KEY_CACHE_MAX_S),
+        cache_bucket=env.get("GATEWAY_CACHE_BUCKET") or None,
     )
 
 

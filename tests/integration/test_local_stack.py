@@ -52,6 +52,8 @@ def stack() -> tuple[str, str]:
     assert key is not None
     assert base is not None
     assert base.group(1) == f"http://127.0.0.1:{port}/v1"
+    # provision.py made the template's bucket in the emulation and stack.py points at it.
+    assert re.search(r"cache:\s+responsecachebucket\n", output), output
     client = openai.OpenAI(base_url=base.group(1), api_key=key.group(1), max_retries=0)
     for _ in range(100):
         try:

@@ -19,6 +19,8 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from gateway.cache.keys import CacheKey
+from gateway.cache.settings import MAX_TTL_S
 from gateway.router.cooldowns import cooldown_pk
 from gateway.router.usage import usage_pk
 from gateway.store import table
@@ -351,6 +353,84 @@ def test_api_function_cannot_create_delete_or_list(cfn: dict[str, Any], forbidde
     granted = json.dumps([sorted(_actions(s)) for s in _statements(cfn, "ApiFunctionRole")])
     assert forbidden not in granted
     assert "dynamodb:*" not in granted
+
+
+# ---- the response cache bucket -------------------------------------------------------------
+
+CACHE_PREFIX = CacheKey(id="0" * 64, namespace="team:t").object_key.split("/")[0] + "/"
+
+
+def _bucket(cfn: dict[str, Any]) -> dict[str, Any]:
+    resource: dict[str, Any] = cfn["Resources"]["ResponseCacheBucket"]
+    assert resource["Type"] == "AWS::S3::Bucket"
+    return resource
+
+
+def _s3(cfn: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [s for s in _statements(cfn, role) if any(a.startswith("s3:") for a in _actions(s))]
+
+
+def test_cache_bucket_is_encrypted_private_and_unversioned(cfn: dict[str, Any]) -> None:
+    props = _bucket(cfn)["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "VersioningConfiguration" not in props  # replaced entries are not worth keeping
+    assert "BucketName" not in props  # names are global: CloudFormation makes one up
+    assert "AccessControl" not in props
+
+
+def test_cache_entries_expire_with_the_longest_ttl(cfn: dict[str, Any]) -> None:
+    rules = _bucket(cfn)["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [
+        (CACHE_PREFIX, MAX_TTL_S // 86_400)
+    ]
+    aborts = [r["AbortIncompleteMultipartUpload"] for r in rules if "AbortIncomplete" in str(r)]
+    assert aborts
+    assert all(a["DaysAfterInitiation"] <= 7 for a in aborts)
+
+
+def test_cache_bucket_refuses_plain_http(cfn: dict[str, Any]) -> None:
+    policies = [
+        r["Properties"]
+        for r in _of_type(cfn, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": "ResponseCacheBucket"}
+    ]
+    assert len(policies) == 1
+    statements = policies[0]["PolicyDocument"]["Statement"]
+    (tls,) = [s for s in statements if "aws:SecureTransport" in json.dumps(s)]
+    assert tls["Effect"] == "Deny"
+    assert tls["Principal"] == "*"
+    assert tls["Action"] in ("s3:*", ["s3:*"])
+    assert {"Fn::GetAtt": ["ResponseCacheBucket", "Arn"]} in tls["Resource"]
+    assert {"Fn::Sub": "${ResponseCacheBucket.Arn}/*"} in tls["Resource"]
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert all(s["Effect"] == "Deny" for s in statements)  # the policy grants nothing
+
+
+def test_api_function_reads_and_writes_cache_entries_only(cfn: dict[str, Any]) -> None:
+    env = _function(cfn)["Environment"]["Variables"]
+    assert env["GATEWAY_CACHE_BUCKET"] == {"Ref": "ResponseCacheBucket"}
+    (statement,) = _s3(cfn, "ApiFunctionRole")
+    assert statement["Effect"] == "Allow"
+    # No s3:ListBucket (a missing entry is then a 403, read as a miss), no DeleteObject.
+    assert _actions(statement) == {"s3:GetObject", "s3:PutObject"}
+    assert statement["Resource"] == {"Fn::Sub": f"${{ResponseCacheBucket.Arn}}/{CACHE_PREFIX}*"}
+    assert "Condition" not in statement
+
+
+def test_only_the_api_function_touches_the_cache(cfn: dict[str, Any]) -> None:
+    assert _s3(cfn, "AdminFunctionRole") == []
+    admin_env = _function(cfn, "AdminFunction")["Environment"]["Variables"]
+    assert "GATEWAY_CACHE_BUCKET" not in admin_env
 
 
 # ---- the admin function -------------------------------------------------------------------

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio.to_thread
 
 from gateway import aws
-from gateway.config import GatewayConfig, env_lookup, parse_config, read_config, settings
+from gateway.config import (
+    ConfigError,
+    GatewayConfig,
+    env_lookup,
+    parse_config,
+    read_config,
+    settings,
+)
 from gateway.errors import ServiceUnavailableError
 from gateway.providers import transport
 from gateway.store import dynamo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from starlette.requests import Request
 
@@ -73,6 +80,26 @@ def table() -> dynamo.Dynamo | None:
     return dynamo.Dynamo(name) if name else None
 
 
+_derived: dict[Callable[..., Any], tuple[GatewayConfig, Any]] = {}
+
+
+def derived(config: GatewayConfig, parse: Callable[[Mapping[str, Any]], T], what: str) -> T:
+    """`parse(config.raw)`, once per loaded config (the router's or the cache's settings).
+    An invalid section is the operator's error: 503, and the reason in the log."""
+    cached = _derived.get(parse)
+    if cached is not None and cached[0] is config:
+        return cast("T", cached[1])
+    try:
+        value = parse(config.raw)
+    except ConfigError as exc:
+        logger.error("invalid %s: %s", what, exc)
+        raise ServiceUnavailableError(
+            f"The gateway's {what} are invalid.", headers={"retry-after": "5"}
+        ) from None
+    _derived[parse] = (config, value)
+    return value
+
+
 def per_instance(request: Request, name: str, make: Callable[[dynamo.Dynamo], T]) -> T | None:
     """State one app instance keeps over the table (its own caches, as each sandbox has
     its own): made on first use, remade if the table changed; None without a table."""
@@ -87,6 +114,10 @@ def per_instance(request: Request, name: str, make: Callable[[dynamo.Dynamo], T]
 
 
 def reset() -> None:
+    from gateway.cache import store
+
+    _derived.clear()
+    store.reset()
     table.cache_clear()
     dynamo.reset()
     _load_config.cache_clear()

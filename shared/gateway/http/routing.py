@@ -4,12 +4,10 @@ instance, and the routing fields a request body may carry (LiteLLM's `fallbacks`
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
-from gateway.config import ConfigError
-from gateway.errors import InvalidRequestError, ServiceUnavailableError
-from gateway.http.dependencies import table
+from gateway.errors import InvalidRequestError
+from gateway.http.dependencies import derived, table
 from gateway.router.engine import Router, RouteRequest
 from gateway.router.settings import MAX_RETRIES, parse_router_settings
 
@@ -18,8 +16,6 @@ if TYPE_CHECKING:
 
     from gateway.config import GatewayConfig
     from gateway.router.settings import RouterSettings
-
-logger = logging.getLogger(__name__)
 
 
 def options(data: dict[str, Any]) -> RouteRequest:
@@ -55,22 +51,9 @@ def options(data: dict[str, Any]) -> RouteRequest:
     return RouteRequest(fallbacks=tuple(fallbacks), num_retries=retries)
 
 
-_parsed: list[tuple[GatewayConfig, RouterSettings]] = []  # the config is loaded once
-
-
 def settings(config: GatewayConfig) -> RouterSettings:
     """The router settings of `config`, parsed once per loaded config."""
-    if _parsed and _parsed[0][0] is config:
-        return _parsed[0][1]
-    try:
-        parsed = parse_router_settings(config.raw)
-    except ConfigError as exc:
-        logger.error("invalid router settings: %s", exc)
-        raise ServiceUnavailableError(
-            "The gateway's router settings are invalid.", headers={"retry-after": "5"}
-        ) from None
-    _parsed[:] = [(config, parsed)]
-    return parsed
+    return derived(config, parse_router_settings, "router settings")
 
 
 def router(request: Request) -> Router:

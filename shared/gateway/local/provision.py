@@ -51,6 +51,61 @@ def create_table(client: Any, name: str, props: dict[str, Any]) -> str:
     return name
 
 
+# CloudFormation's lifecycle rule fields -> S3 API's (PutBucketLifecycleConfiguration).
+_RULE_FIELDS = {"Id", "Status", "Prefix", "ExpirationInDays", "AbortIncompleteMultipartUpload"}
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(rule) - _RULE_FIELDS
+    if unknown:  # never dropped silently: the local bucket would not be the deployed one
+        raise ValueError(f"lifecycle rule fields not translated yet: {sorted(unknown)}")
+    out: dict[str, Any] = {"Status": rule["Status"], "Filter": {}}
+    if "Id" in rule:
+        out["ID"] = rule["Id"]
+    if "Prefix" in rule:
+        out["Filter"] = {"Prefix": rule["Prefix"]}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        out["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return out
+
+
+def create_bucket(client: Any, name: str, props: dict[str, Any]) -> str:
+    """An S3 bucket as the template defines it (encryption, public access block, object
+    ownership, lifecycle). The emulation stores the lifecycle but never runs it. The
+    bucket policy (TLS only) is not applied: the emulation speaks plain HTTP."""
+    region = client.meta.region_name
+    placement: dict[str, Any] = {}
+    if region != "us-east-1":  # the one region S3 refuses a location constraint for
+        placement["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    client.create_bucket(Bucket=name, **placement)
+    encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+    if encryption:
+        rules = [  # CloudFormation's ServerSideEncryptionByDefault is the API's Apply...
+            {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+            for r in encryption
+        ]
+        client.put_bucket_encryption(
+            Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules}
+        )
+    if "PublicAccessBlockConfiguration" in props:
+        client.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+    if "OwnershipControls" in props:
+        client.put_bucket_ownership_controls(
+            Bucket=name, OwnershipControls=props["OwnershipControls"]
+        )
+    lifecycle = props.get("LifecycleConfiguration")
+    if lifecycle:
+        client.put_bucket_lifecycle_configuration(
+            Bucket=name,
+            LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle["Rules"]]},
+        )
+    return name
+
+
 def provision(session: Any, template: dict[str, Any] | None = None) -> dict[str, str]:
     """Create every supported resource; return logical id -> ARN or name."""
     template = template or load_template()
@@ -62,6 +117,8 @@ def provision(session: Any, template: dict[str, Any] | None = None) -> dict[str,
             created[logical_id] = _secret(session.client("secretsmanager"), logical_id, props)
         elif kind == "AWS::DynamoDB::Table":
             created[logical_id] = create_table(session.client("dynamodb"), logical_id, props)
+        elif kind == "AWS::S3::Bucket":  # bucket names are lower case
+            created[logical_id] = create_bucket(session.client("s3"), logical_id.lower(), props)
     return created
 
 

@@ -70,6 +70,8 @@ def prepare(sim_port: int) -> dict[str, str]:
         os.environ["GATEWAY_PROVIDER_SECRETS_ARN"] = created["ProviderSecrets"]
     if "GatewayTable" in created:  # always the emulated table: a name from outside is not in it
         os.environ["GATEWAY_TABLE"] = created["GatewayTable"]
+    if "ResponseCacheBucket" in created:  # likewise the emulated bucket
+        os.environ["GATEWAY_CACHE_BUCKET"] = created["ResponseCacheBucket"]
     if not os.environ.get("GATEWAY_MASTER_KEY") and "MasterKeySecret" in created:
         os.environ["GATEWAY_MASTER_KEY_SECRET_ARN"] = created["MasterKeySecret"]
         master = secret_value(boto3.Session(), created["MasterKeySecret"])
@@ -85,7 +87,8 @@ def banner(root: str, info: dict[str, str]) -> str:
     return (
         f"\n  LLM gateway (local)\n  base URL:    {root}/v1\n  admin URL:   {root}\n"
         f"  master key:  {master}\n  config:      {os.environ['GATEWAY_CONFIG']}\n"
-        f"  simulator:   {info['simulator']}\n  table:       {os.environ.get('GATEWAY_TABLE')}\n\n"
+        f"  simulator:   {info['simulator']}\n  table:       {os.environ.get('GATEWAY_TABLE')}\n"
+        f"  cache:       {os.environ.get('GATEWAY_CACHE_BUCKET')}\n\n"
         f"  curl {root}/v1/chat/completions {auth} \\\n    {json_body} \\\n"
         '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'\n\n'
         '  # a virtual key for gpt-4o-mini (the answer\'s "key" then replaces the master key):\n'

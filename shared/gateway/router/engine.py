@@ -89,7 +89,9 @@ class Router:
         route: RouteRequest,
         allows: Callable[[str], bool],
         default_timeout_s: float,
+        record: bool = False,
     ) -> Outcome:
+        """Serve the request; `record` keeps the answer on the outcome for the cache."""
         deadline = self.clock() + (settings.timeout or default_timeout_s)
         journey = Journey()
         group = request.model
@@ -97,7 +99,7 @@ class Router:
         while True:
             try:
                 outcome = await self._group(
-                    request, config, settings, request_id, group, route, deadline, journey
+                    request, config, settings, request_id, group, route, deadline, journey, record
                 )
             except errors.GatewayError as error:
                 nxt = fallbacks.next_group(
@@ -123,6 +125,7 @@ class Router:
         route: RouteRequest,
         deadline: float,
         journey: Journey,
+        record: bool,
     ) -> Outcome:
         deployments = config.groups.get(group) or []
         if not deployments:
@@ -146,6 +149,7 @@ class Router:
                     deadline,
                     journey,
                     counted=strategies.needs_usage(settings.routing_strategy),
+                    record=record,
                 )
                 outcome.on_failure.append(self._counter(pick, settings, alone=alone))
                 return outcome
@@ -224,6 +228,7 @@ class Router:
         journey: Journey,
         *,
         counted: bool,
+        record: bool,
     ) -> Outcome:
         """One call; `counted` when the strategy reads shared usage (then it is recorded)."""
         target = deployment.target
@@ -234,7 +239,12 @@ class Router:
             await self.usage.started(deployment.model_id, request_id)
         try:
             outcome = await attempt(
-                request, deployment, request_id, timeout_s=timeout, first_byte_s=first_byte
+                request,
+                deployment,
+                request_id,
+                timeout_s=timeout,
+                first_byte_s=first_byte,
+                record=record,
             )
         except errors.GatewayError as error:
             if counted:

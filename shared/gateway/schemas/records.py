@@ -97,8 +97,10 @@ class KeyRecord(_Record):
     aliases: dict[str, str] = field(default_factory=dict)
     expires: int | None = None  # epoch seconds; None never expires
     rotated_to: str | None = None  # token of the key that replaced this one
+    allowed_cache_controls: tuple[str, ...] | None = None  # None: every cache control
 
     KIND: ClassVar[str] = "key"
+    TUPLES: ClassVar[frozenset[str]] = frozenset({"models", "allowed_cache_controls"})
 
     def is_expired(self, now: float) -> bool:
         return self.expires is not None and now >= self.expires

@@ -81,6 +81,7 @@ _RECORD_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "teams": ("teams", lambda v: tuple(v or ())),
     "metadata": ("metadata", lambda v: dict(v or {})),
     "aliases": ("aliases", lambda v: dict(v or {})),
+    "allowed_cache_controls": ("allowed_cache_controls", lambda v: None if v is None else tuple(v)),
     "blocked": ("blocked", bool),
     "members_with_roles": ("members_with_roles", _members),
 }
@@ -125,6 +126,10 @@ class KeyFields(_Limits):
     team_id: Text | None = None
     user_id: Text | None = None
     aliases: Aliases | None = None
+    # LiteLLM's field; not given = every control, [] = none.
+    allowed_cache_controls: (
+        list[Literal["no-cache", "no-store", "ttl", "s-maxage", "namespace"]] | None
+    ) = None
 
 
 class GenerateKeyRequest(KeyFields):

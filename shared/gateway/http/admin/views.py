@@ -55,6 +55,9 @@ def key(record: KeyRecord) -> dict[str, Any]:
         "team_id": record.team_id,
         "user_id": record.user_id,
         "aliases": record.aliases,
+        "allowed_cache_controls": (
+            None if record.allowed_cache_controls is None else list(record.allowed_cache_controls)
+        ),
         "expires": iso(record.expires),
         **_limits(record),
         "rotated_to": record.rotated_to,

@@ -1,0 +1,1 @@
+"""The response cache: request fingerprints, S3 storage, stream replay."""
