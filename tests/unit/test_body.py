@@ -136,7 +136,7 @@ def test_deep_bodies_do_not_recurse() -> None:
     deep: Any = {"api_key": "k"}
     for _ in range(5000):
         deep = {"a": [deep]}
-    with pytest.raises(errors.UnsupportedParameterError):
+    with pytest.raises(errors.InvalidRequestError):  # too deep, long before the banned key
         reject_routing_overrides(chat(x=deep))
 
 
@@ -250,3 +250,17 @@ def test_validate_chat_keeps_unknown_fields() -> None:
     request = validate_chat(chat(top_k=5, logprobs=True))
     assert request.model_extra == {"top_k": 5, "logprobs": True}
     assert request.messages[0].content == "Hi"
+
+
+@pytest.mark.parametrize("where", ["extra", "schema"])
+def test_nesting_too_deep_is_a_400(where: str) -> None:
+    deep: object = 1
+    for _ in range(300):
+        deep = {"a": deep}
+    body: dict[str, object] = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    if where == "extra":
+        body["vendor_option"] = deep
+    else:
+        body["tools"] = [{"type": "function", "function": {"name": "f", "parameters": deep}}]
+    with pytest.raises(errors.InvalidRequestError, match="nests deeper"):
+        reject_routing_overrides(body)

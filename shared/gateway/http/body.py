@@ -87,6 +87,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
 
 
 Path = tuple[str | int, ...]
+MAX_DEPTH = 64  # orjson, which writes every upstream body, refuses more than 254 levels
 
 
 def _is_schema(path: Path) -> bool:
@@ -108,24 +109,28 @@ def _banned(key: str) -> bool:
 
 
 def reject_routing_overrides(data: dict[str, Any], query_keys: list[str] | None = None) -> None:
-    """400 for any credential- or routing-bearing key, anywhere (iterative: no recursion)."""
+    """400 for any credential- or routing-bearing key, anywhere, and for nesting deeper
+    than MAX_DEPTH (which serializers downstream cannot take). Iterative: no recursion."""
     for key in query_keys or ():
         if _banned(key):
             raise UnsupportedParameterError(f"'{key}' cannot be set by a request.", param=key)
-    stack: list[tuple[Path, Any]] = [((), data)]
+    stack: list[tuple[Path, Any, bool]] = [((), data, False)]
     while stack:
-        path, value = stack.pop()
+        path, value, in_schema = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise InvalidRequestError(
+                f"The request nests deeper than {MAX_DEPTH} levels.", param=_dotted(path[:3])
+            )
         if isinstance(value, dict):
-            if _is_schema(path):
-                continue
+            in_schema = in_schema or _is_schema(path)
             for key, child in value.items():
-                if _banned(str(key)):
+                if not in_schema and _banned(str(key)):
                     raise UnsupportedParameterError(
                         f"'{key}' cannot be set by a request.", param=_dotted((*path, str(key)))
                     )
-                stack.append(((*path, str(key)), child))
+                stack.append(((*path, str(key)), child, in_schema))
         elif isinstance(value, list):
-            stack.extend(((*path, index), item) for index, item in enumerate(value))
+            stack.extend(((*path, index), item, in_schema) for index, item in enumerate(value))
 
 
 _TAGS = frozenset(
