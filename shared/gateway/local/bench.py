@@ -14,6 +14,8 @@
    moto's server closes every connection, so each call here also pays a TCP connect.
 4. The CPU of one DynamoDB call from the gateway's client (sign, send, read, decode)
    against a local endpoint that keeps connections open, as DynamoDB does.
+5. Response-cache hits (S3 on the emulation), non-streamed and streamed (50 chunks):
+   p50 latency and gateway CPU per request.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +118,7 @@ def _aws() -> tuple[Any, dict[str, str], dict[str, str]]:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_REGION": "us-east-1",
-        "GATEWAY_TABLE": "bench",
+        "GATEWAY_TABLE": f"bench-{uuid.uuid4().hex[:8]}",  # moto's state outlives a server
     }
     client = boto3.client(
         "dynamodb",
@@ -125,7 +128,7 @@ def _aws() -> tuple[Any, dict[str, str], dict[str, str]]:
         aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
     )
     props = load_template()["Resources"]["GatewayTable"]["Properties"]
-    create_table(client, "bench", props)
+    create_table(client, env["GATEWAY_TABLE"], props)
     keys: dict[str, str] = {}
     for label, parallel in (("rpm", None), ("rpm_parallel", 100)):
         key = generate_key()
@@ -136,36 +139,14 @@ def _aws() -> tuple[Any, dict[str, str], dict[str, str]]:
             rpm_limit=10**9,
             max_parallel_requests=parallel,
         )
-        client.put_item(TableName="bench", Item=encode_item(item_of(record)))
+        client.put_item(TableName=env["GATEWAY_TABLE"], Item=encode_item(item_of(record)))
         keys[label] = key
     return aws, env, keys
 
 
-def measure_overhead(n: int) -> dict[str, float]:
-    sim_port, gw_port = _free_port(), _free_port()
-    aws, aws_env, keys = _aws()
-    sim = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
-        env=_env(),
-    )
-    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115
-    json.dump(
-        {
-            "model_list": [
-                {
-                    "model_name": "bench",
-                    "litellm_params": {
-                        "model": "openai/bench",
-                        "api_base": f"http://{HOST}:{sim_port}/v1",
-                        "api_key": "sk-sim",
-                    },
-                }
-            ]
-        },
-        config,
-    )
-    config.close()
-    gw = subprocess.Popen(  # noqa: S603
+def _gateway(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The app under uvicorn as functions/api/run.sh serves it."""
+    return subprocess.Popen(  # noqa: S603
         [
             sys.executable,
             "-m",
@@ -175,7 +156,7 @@ def measure_overhead(n: int) -> dict[str, float]:
             "--host",
             HOST,
             "--port",
-            str(gw_port),
+            str(port),
             "--no-access-log",
             "--loop",
             "asyncio",
@@ -184,8 +165,34 @@ def measure_overhead(n: int) -> dict[str, float]:
             "--log-level",
             "warning",
         ],
-        env={**_env(), **aws_env, "GATEWAY_CONFIG": config.name, "GATEWAY_MASTER_KEY": MASTER},
+        env={**_env(), **env, "GATEWAY_MASTER_KEY": MASTER},
     )
+
+
+def _bench_config(sim_port: int, **extra: object) -> str:
+    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115
+    entry = {
+        "model_name": "bench",
+        "litellm_params": {
+            "model": "openai/bench",
+            "api_base": f"http://{HOST}:{sim_port}/v1",
+            "api_key": "sk-sim",
+        },
+    }
+    json.dump({"model_list": [entry], **extra}, config)
+    config.close()
+    return config.name
+
+
+def measure_overhead(n: int) -> dict[str, float]:
+    sim_port, gw_port = _free_port(), _free_port()
+    aws, aws_env, keys = _aws()
+    sim = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
+        env=_env(),
+    )
+    config = _bench_config(sim_port)
+    gw = _gateway(gw_port, {**aws_env, "GATEWAY_CONFIG": config})
     results: dict[str, float] = {}
     try:
         _wait(f"http://{HOST}:{sim_port}/v1/models")
@@ -222,7 +229,7 @@ def measure_overhead(n: int) -> dict[str, float]:
         for proc in (gw, sim):
             proc.terminate()
             proc.wait(timeout=10)
-        Path(config.name).unlink()
+        Path(config).unlink()
     return results
 
 
@@ -249,6 +256,60 @@ def _keys(
         results[f"key_{label}_aws_calls_per_request"] = len(aws.calls) / n
         results[f"key_{label}_added_p50_ms"] = statistics.median(via) - statistics.median(master)
         results[f"key_{label}_gateway_cpu_ms"] = (_cpu_seconds(gw.pid) - cpu0) / n * 1000
+    return results
+
+
+def measure_cache_hits(n: int) -> dict[str, float]:
+    """Hits of the S3 response cache (on the emulation): p50 latency and gateway CPU."""
+    import boto3
+
+    aws, aws_env, _keys = _aws()
+    bucket = f"bench-cache-{uuid.uuid4().hex[:8]}"
+    boto3.client(
+        "s3",
+        endpoint_url=aws.url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
+    ).create_bucket(Bucket=bucket)
+    sim_port, gw_port = _free_port(), _free_port()
+    sim = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
+        env=_env(),
+    )
+    config = _bench_config(sim_port, litellm_settings={"cache": True})
+    env = {**aws_env, "GATEWAY_CONFIG": config, "GATEWAY_CACHE_BUCKET": bucket}
+    gw = _gateway(gw_port, env)
+    results: dict[str, float] = {}
+    try:
+        _wait(f"http://{HOST}:{gw_port}/health")
+        url = f"http://{HOST}:{gw_port}/v1/chat/completions"
+        auth = {"authorization": f"Bearer {MASTER}"}
+        with httpx.Client(timeout=30) as client:
+            for label, stream in (("plain", False), ("stream", True)):
+                body = {
+                    "model": "bench",
+                    "stream": stream,
+                    "messages": [{"role": "user", "content": "[sim-chunks:50] hello " * 5}],
+                }
+                _run(client, url, body, 1, auth)  # the miss that writes the entry
+                time.sleep(0.5)
+                _run(client, url, body, 20, auth)
+                cpu0 = _cpu_seconds(gw.pid)
+                times = _run(client, url, body, n, auth)
+                results[f"cache_hit_{label}_p50_ms"] = statistics.median(times)
+                results[f"cache_hit_{label}_gateway_cpu_ms"] = (
+                    (_cpu_seconds(gw.pid) - cpu0) / n * 1000
+                )
+            check = client.post(url, json=body, headers=auth)
+            if check.headers.get("x-gateway-cache") != "hit":
+                raise RuntimeError("the cache did not answer: the figures would be misses")
+    finally:
+        for proc in (gw, sim):
+            proc.terminate()
+            proc.wait(timeout=10)
+        aws.stop()
+        Path(config).unlink()
     return results
 
 
@@ -311,6 +372,8 @@ def main() -> None:
     for key, value in measure_overhead(args.n).items():
         print(f"{key}: {value:.2f}")
     print(f"dynamodb_call_cpu_ms (kept connection): {measure_dynamodb_call(args.n * 4):.3f}")
+    for key, value in measure_cache_hits(args.n).items():
+        print(f"{key}: {value:.2f}")
 
 
 if __name__ == "__main__":
