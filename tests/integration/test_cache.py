@@ -257,3 +257,27 @@ async def test_s3_failing_never_fails_the_request(
     assert first.status_code == second.status_code == 200
     assert second.headers["x-gateway-cache"] == "miss"
     assert len(gateway_env.requests) == 2
+
+
+async def test_an_entry_that_is_no_answer_is_a_miss(app: Any, gateway_env: SimulatorApp) -> None:
+    from gateway.cache.keys import CacheKey
+    from gateway.cache.store import ResponseCache
+
+    async with asgi_client(app) as client:
+        first = await ask(client, chat())
+        await settle(app)
+        key = CacheKey(id=first.headers["x-gateway-cache-key"], namespace="master")
+        store = ResponseCache(app.state.bucket)
+        found = await store.get(key)
+        assert found.entry is not None
+        written = await store.put(
+            key,
+            {"completion": {"choices": []}, "chunks": None},
+            ttl_s=600,
+            replace_etag=found.entry.etag,
+        )
+        assert written
+        again = await ask(client, chat())
+    assert again.status_code == 200
+    assert again.headers["x-gateway-cache"] == "miss"
+    assert len(gateway_env.requests) == 2

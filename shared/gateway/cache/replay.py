@@ -86,16 +86,35 @@ def _chunk(delta: dict[str, Any], finish_reason: str | None) -> Chunk:
     }
 
 
+class ReplayError(ValueError):
+    """A stored entry that is well-formed JSON but not an answer: never served."""
+
+
+def _checked(completion: Any) -> dict[str, Any]:
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise ReplayError("no choices")
+    message = choices[0].get("message")
+    if not isinstance(message, dict) or message.get("role") != "assistant":
+        raise ReplayError("no assistant message")
+    if choices[0].get("finish_reason") is None:
+        raise ReplayError("no finish reason")
+    checked: dict[str, Any] = completion
+    return checked
+
+
 def as_completion(entry: dict[str, Any], meta: ResponseMeta) -> dict[str, Any]:
     chunks = entry.get("chunks")
     body = fold(chunks, entry.get("usage")) if chunks is not None else dict(entry["completion"])
-    return _branded(body, meta, "chat.completion")
+    return _branded(_checked(body), meta, "chat.completion")
 
 
 def as_chunks(entry: dict[str, Any], meta: ResponseMeta, *, with_usage: bool) -> list[Chunk]:
     chunks = entry.get("chunks")
     if chunks is None:
-        chunks = unfold(entry["completion"])
+        chunks = unfold(_checked(entry["completion"]))
+    else:
+        _checked(fold(chunks, None))  # a stream that never finished is no answer either
     out = [_branded(chunk, meta, "chat.completion.chunk") for chunk in chunks]
     usage = entry.get("usage") or (entry.get("completion") or {}).get("usage")
     if with_usage and usage is not None:

@@ -125,6 +125,17 @@ async def hit(
     metrics.record(found.status)
     if found.entry is None:
         return None, found.etag
+    try:
+        return _answer(cache, found.entry.body, chat, request_id), None
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError):  # JSON, not an answer
+        logger.warning("cache entry %s cannot be replayed; treated as a miss", cache.key.id)
+        metrics.record("corrupt")
+        return None, found.entry.etag
+
+
+def _answer(
+    cache: CachePlan, entry: dict[str, Any], chat: ChatCompletionRequest, request_id: str
+) -> Response:
     meta = ResponseMeta(id=f"chatcmpl-{request_id}", created=int(time.time()), model=chat.model)
     headers = {
         "x-request-id": request_id,
@@ -133,14 +144,14 @@ async def hit(
         "x-gateway-cost-usd": format_usd(0),
     }
     if chat.stream:
-        chunks = replay.as_chunks(found.entry.body, meta, with_usage=chat.wants_usage_chunk)
+        chunks = replay.as_chunks(entry, meta, with_usage=chat.wants_usage_chunk)
         return StreamingResponse(
             _replay(chunks),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", **headers},
-        ), None
-    body = sse.dumps(replay.as_completion(found.entry.body, meta))
-    return Response(body, media_type="application/json", headers=headers), None
+        )
+    body = sse.dumps(replay.as_completion(entry, meta))
+    return Response(body, media_type="application/json", headers=headers)
 
 
 async def _replay(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:

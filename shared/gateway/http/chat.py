@@ -48,13 +48,13 @@ async def chat_completions(request: Request) -> Response:
     cache = caching.plan(request, config, caller, chat, cache_controls)
     admission = await access.admit(request, caller, rid)
     replace_etag = None
-    if cache is not None:
-        cached, replace_etag = await caching.hit(cache, chat, rid)
-        if cached is not None:
-            await admission.release(0)
-            cached.headers.update(admission.headers)
-            return cached
     try:
+        if cache is not None:
+            cached, replace_etag = await caching.hit(cache, chat, rid)
+            if cached is not None:
+                await admission.release(0)
+                cached.headers.update(admission.headers)
+                return cached
         outcome = await routing.router(request).complete(
             chat,
             config,
