@@ -129,13 +129,6 @@ async def test_an_expired_cooldown_is_not_reported(db: Dynamo | None) -> None:
     assert await Cooldowns(db, clock=clock).cooling(["a"]) == {}
 
 
-async def test_success_resets_nothing(db: Dynamo | None) -> None:
-    cooldowns = Cooldowns(db, clock=Clock(WINDOW_START + 10))
-    await cooldowns.record_failure("a", allowed_fails=0, cooldown_s=5.0)
-    await cooldowns.succeeded("a")
-    assert await cooldowns.cooling(["a"]) == {"a": WINDOW_START + 15}
-
-
 # ---- cooldowns shared through the table --------------------------------------------------
 
 

@@ -198,9 +198,6 @@ class Cooldowns:
         until = self._until.get(deployment_id, 0.0)
         return until if until > now else None
 
-    async def succeeded(self, deployment_id: str) -> None:
-        """Nothing to do (see the module's docstring); here so callers need not know."""
-
     def _count_here(self, deployment_id: str, now: float) -> int:
         window = window_of(now)
         seen, count = self._fails.get(deployment_id, (window, 0))
