@@ -95,9 +95,11 @@ def simulator() -> Iterator[SimulatorApp]:
 
 @pytest.fixture
 def sim(simulator: SimulatorApp) -> Iterator[SimulatorApp]:
+    stall = simulator.sim.stall_seconds  # tests shorten or lengthen it; it outlives reset()
     simulator.reset()
     yield simulator
     simulator.reset()
+    simulator.sim.stall_seconds = stall
 
 
 def write_config(path: Path, sim_url: str) -> Path:

@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 
 from gateway.local.simulator import FAULTS, SimulatorApp, create_app
 from gateway.local.simulator.scenario import ERROR_FAULTS, RETRY_FAULTS
-from servers import serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,24 +46,16 @@ ROUTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[SimulatorApp, str]]:
-    app = create_app()
-    with serve(app) as base:
-        yield app, base
+@pytest.fixture
+def app(sim: SimulatorApp) -> SimulatorApp:
+    """The suite's simulator (tests/conftest.py), reset around each test."""
+    return sim
 
 
 @pytest.fixture
-def app(served: tuple[SimulatorApp, str]) -> Iterator[SimulatorApp]:
-    served[0].reset()
-    yield served[0]
-    served[0].reset()
-
-
-@pytest.fixture
-def base(served: tuple[SimulatorApp, str], app: SimulatorApp) -> str:
-    del app  # reset first
-    return served[1]
+def base(sim: SimulatorApp) -> str:
+    url: str = sim.state.url
+    return url
 
 
 @pytest.fixture
