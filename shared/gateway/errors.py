@@ -115,6 +115,19 @@ class RateLimitError(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class BudgetExceededError(GatewayError):
+    """A budget (key, team or user) cannot cover the request's worst-case cost.
+
+    LiteLLM's shape: type `budget_exceeded` and its message "Budget has been exceeded!
+    ...", with 429 (OpenAI's status for an exhausted quota) instead of LiteLLM's 400, so
+    clients treat it as a quota refusal rather than a malformed request.
+    """
+
+    status = 429
+    type = "budget_exceeded"
+    code = "budget_exceeded"
+
+
 class UpstreamError(GatewayError):
     """The provider failed or answered something we cannot use."""
 

@@ -129,7 +129,8 @@ def values(**named: Any) -> dict[str, Any]:
 _pools: dict[str, Pool] = {}
 
 
-def _pool(url: str) -> Pool:
+def pool(url: str) -> Pool:
+    """The kept connections to one AWS endpoint (DynamoDB's, or SQS's for spend events)."""
     pool = _pools.get(url)
     if pool is None:
         pool = _pools[url] = Pool(url, timeout=settings().dynamodb_timeout_s, connect_timeout=1.0)
@@ -186,7 +187,7 @@ class Dynamo:
             "x-amz-target": f"{API_VERSION}.{operation}",
         }
         signed = aws.sigv4_headers(self.url, body, headers, "dynamodb", self.region)
-        return await _pool(self.url).post(signed, body)
+        return await pool(self.url).post(signed, body)
 
     async def get(self, pk: str, sk: str) -> Item | None:
         """GetItem, strongly consistent (a key created a moment ago must be found)."""

@@ -19,6 +19,9 @@ TPM policy: a request is admitted while the window's recorded tokens are under t
 limit (a pre-check); its actual tokens are added when it completes, to the window it
 completes in. Requests already in flight can overshoot by their own tokens.
 
+Budget reservations (gateway/store/budgets.py) join the same write: rate limits and
+budgets of every level are admitted together or not at all.
+
 Parallel slots are leases of LEASE_S seconds, renewed every LEASE_S / 2 while the
 request runs and released when it ends. A request whose sandbox crashed stops
 renewing, so its slot heals within LEASE_S.
@@ -33,9 +36,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gateway.errors import ServiceUnavailableError
+from gateway.errors import BudgetExceededError, ServiceUnavailableError
+from gateway.store import budgets, table
 from gateway.store import limit_updates as updates
-from gateway.store import table
 from gateway.store.dynamo import (
     ConditionFailedError,
     DynamoError,
@@ -46,9 +49,10 @@ from gateway.store.dynamo import (
 from gateway.store.limit_headers import Refusal, limit_headers, refusal_error, refuse_zero_limits
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from gateway.schemas.records import Limits
+    from gateway.spend.events import Hold
     from gateway.store.dynamo import Dynamo, Item
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,7 @@ class Admission:
 
     request_id: str
     levels: tuple[Level, ...]
+    holds: tuple[Hold, ...] = ()  # every budget level, reserved or only tracking spend
     headers: dict[str, str] = field(default_factory=dict)
     limiter: Limiter | None = None
     renewal: asyncio.Task[None] | None = None
@@ -99,16 +104,24 @@ class Limiter:
         # minute rolls the window over at once instead of failing once to learn of it.
         self._seen: dict[str, Item] = {}
 
-    async def admit(self, levels: list[Level], request_id: str) -> Admission:
-        """Admit a request on every level at once, or raise 429 (or 503 if DynamoDB fails)."""
+    async def admit(
+        self, levels: list[Level], request_id: str, holds: Sequence[Hold] = ()
+    ) -> Admission:
+        """Admit a request on every level at once (rate limits and budget reservations),
+        or raise 429 (or 503 if DynamoDB fails)."""
         limited = tuple(level for level in levels if level.limits.any())
-        admission = Admission(request_id=request_id, levels=limited, limiter=self)
-        if not limited:
+        admission = Admission(
+            request_id=request_id, levels=limited, holds=tuple(holds), limiter=self
+        )
+        reserving = [hold for hold in holds if budgets.reserves(hold)]
+        if not limited and not reserving:
             return admission
         for level in limited:
             refuse_zero_limits(level, self.clock())
+        for hold in reserving:
+            budgets.precheck(hold, self.clock())
         try:
-            await self._admit(admission)
+            await self._admit(admission, reserving)
         except DynamoUnavailableError:
             raise ServiceUnavailableError(
                 "Rate limits cannot be checked right now; retry shortly.",
@@ -118,8 +131,9 @@ class Limiter:
             admission.renewal = asyncio.create_task(self._renew(admission))
         return admission
 
-    async def _admit(self, admission: Admission) -> None:
+    async def _admit(self, admission: Admission, reserving: list[Hold]) -> None:
         known: dict[str, Item | None] = {}  # pk -> old item learned from a refused write
+        limited = len(admission.levels)
         for _ in range(ATTEMPTS):
             now = self.clock()
             actions = [
@@ -133,21 +147,23 @@ class Limiter:
                 )
                 for level in admission.levels
             ]
+            actions += [budgets.reservation(h, admission.request_id, now) for h in reserving]
             try:
                 new_items = await self._write(actions)
             except _Refused as refused:
                 refusals = []
-                for level, (code, old) in zip(admission.levels, refused.reasons, strict=True):
+                for level, (code, old) in zip(admission.levels, refused.reasons, strict=False):
                     if code == "ConditionalCheckFailed":
                         refusal = self._diagnose(level, old, now, known)
                         if refusal is not None:
                             refusals.append(refusal)
                 if refusals:
                     await self._refuse(refusals, now)
+                await self._budget_refusals(reserving, refused.reasons[limited:], now)
                 if refused.conflict:
                     await asyncio.sleep(0.01)
                 continue
-            admission.headers = limit_headers(admission.levels, new_items, now)
+            admission.headers = limit_headers(admission.levels, new_items[:limited], now)
             if len(self._seen) > MAX_SEEN:
                 self._seen.clear()
             for level in admission.levels:
@@ -216,6 +232,22 @@ class Limiter:
             return
         real = [r for r in refusals if r.reason != "expired-leases"]
         raise refusal_error(real, now)
+
+    async def _budget_refusals(
+        self, reserving: list[Hold], reasons: list[tuple[str, Item | None]], now: float
+    ) -> None:
+        """Refuse a request over budget, or fix what made a reservation fail (then retry)."""
+        fixes = []
+        for hold, (code, old) in zip(reserving, reasons, strict=True):
+            if code != "ConditionalCheckFailed":
+                continue
+            verdict = budgets.diagnose(hold, old, now)
+            if isinstance(verdict, BudgetExceededError):
+                raise verdict
+            fixes.append(verdict.update)
+        for update in fixes:
+            with contextlib.suppress(ConditionFailedError):
+                await self.db.call("UpdateItem", update)
 
     async def _drop_expired(self, level: Level, item: Item, now: float) -> None:
         expired = updates.expired_leases(item, now)
