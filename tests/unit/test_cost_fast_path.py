@@ -19,6 +19,7 @@ MODELS = [
     ("us.anthropic.claude-3-5-haiku-20241022-v1:0", "aws"),
     ("amazon.nova-lite-v1:0", "aws"),
     ("gemini-2.5-pro", "google"),  # tiered
+    ("sonar", "perplexity"),  # a price per request on top of the tokens
 ]
 INPUTS = [0, 1, 10, 1000, 150_000, 199_999, 200_000, 200_001, 400_000]
 

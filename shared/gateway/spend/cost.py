@@ -92,7 +92,8 @@ def _fast_price(usage: TokenUsage, prices: Any) -> Decimal:
         if price is None and tokens:
             raise _NeedsFullCalculation
         total += _per_mtok(price, total_in, tokens) * tokens
-    return total / MICROS
+    fee = getattr(prices, "requests_kcount", None)  # a price per thousand requests
+    return total / MICROS + (Decimal(fee) / 1000 if fee else Decimal(0))
 
 
 def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
