@@ -42,6 +42,9 @@ ROUTES = [
     ("GET", "/user/info"),
     ("GET", "/user/list"),
     ("POST", "/user/delete"),
+    ("GET", "/spend/logs"),
+    ("GET", "/spend/tags"),
+    ("GET", "/global/spend/report"),
 ]
 
 CREDENTIALS = ["master", "team key", "user key", "garbage", "unknown key", "empty", "none", "two"]

@@ -20,13 +20,13 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from gateway.http.admin import bodies, views
+from gateway.http.admin import bodies, spend_views, views
 from gateway.http.admin.bodies import GenerateKeyRequest, UpdateKeyRequest
 from gateway.http.admin.durations import ends_at
 from gateway.http.admin.endpoint import admin_route
 from gateway.http.admin.policy import bind_team, load_key
 from gateway.schemas.records import KeyRecord
-from gateway.store import entities, table
+from gateway.store import entities, spend_queries, table
 from gateway.store.keys import display_name, generate_key, hash_key, new_id
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ async def update(request: Request, admin: Admin) -> Response:
 async def info(request: Request, admin: Admin) -> Response:
     params = bodies.query(request, frozenset({"key"}))
     current = await load_key(admin, bodies.required(params, "key"))
-    row = views.key(current.record)
+    spent = await spend_queries.spend_of(admin.db, [current.record], admin.now)
+    [row] = spend_views.with_spend([views.key(current.record)], spent)
     row.pop("token")  # as LiteLLM: the hash is the answer's "key"
     return views.respond({"key": current.record.token, "info": row})
 
@@ -118,9 +119,13 @@ async def list_keys(request: Request, admin: Admin) -> Response:
         admin.db, _listing(params), skip=(number - 1) * size, take=size
     )
     records = [KeyRecord.from_fields(item) for item in items]
+    shown: list[Any] = [r.token for r in records]
+    if full:
+        spent = await spend_queries.spend_of(admin.db, records, admin.now)
+        shown = spend_views.with_spend([views.key(r) for r in records], spent)
     return views.respond(
         {
-            "keys": [views.key(r) for r in records] if full else [r.token for r in records],
+            "keys": shown,
             "total_count": total,
             "current_page": number,
             "total_pages": views.pages(total, size),

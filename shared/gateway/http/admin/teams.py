@@ -20,12 +20,12 @@ import uuid
 from typing import TYPE_CHECKING
 
 from gateway.errors import InvalidRequestError
-from gateway.http.admin import bodies, views
+from gateway.http.admin import bodies, spend_views, views
 from gateway.http.admin.bodies import DeleteTeamRequest, NewTeamRequest, UpdateTeamRequest
 from gateway.http.admin.endpoint import admin_route
 from gateway.http.admin.policy import excess, load_team, load_user, model_config
 from gateway.schemas.records import TeamRecord, UserRecord
-from gateway.store import entities, table
+from gateway.store import entities, spend_queries, table
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -54,7 +54,9 @@ async def new(request: Request, admin: Admin) -> Response:
     txn = admin.transaction()
     txn.create(record, "team.new", param="team_id")
     await txn.commit()
-    return views.respond(views.team(record))
+    # spend too, as /team/info shows it: a team id used before may have spent already
+    spent = await spend_queries.spend_of(admin.db, [record], admin.now)
+    return views.respond(spend_views.with_spend([views.team(record)], spent)[0])
 
 
 async def _check_keys(admin: Admin, team: TeamRecord) -> None:
@@ -84,12 +86,14 @@ async def info(request: Request, admin: Admin) -> Response:
     params = bodies.query(request, frozenset({"team_id"}))
     current = await load_team(admin, bodies.required(params, "team_id"))
     team_id = current.record.team_id
-    keys = await entities.keys_in(admin.db, entities.team_keys(team_id))
+    keys = [k.record for k in await entities.keys_in(admin.db, entities.team_keys(team_id))]
+    spent = await spend_queries.spend_of(admin.db, [current.record, *keys], admin.now)
+    rows = spend_views.with_spend([views.team(current.record), *map(views.key, keys)], spent)
     return views.respond(
         {
             "team_id": team_id,
-            "team_info": views.team(current.record),
-            "keys": [views.key(k.record) for k in keys],
+            "team_info": rows[0],
+            "keys": rows[1:],
             "team_memberships": [],
         }
     )
@@ -104,7 +108,8 @@ async def list_teams(request: Request, admin: Admin) -> Response:
     else:
         items = await entities.every(admin.db, entities.everything(table.TEAMS_KIND))
         teams = [TeamRecord.from_fields(item) for item in items]
-    return views.respond([views.team(t) for t in teams])
+    spent = await spend_queries.spend_of(admin.db, teams, admin.now)
+    return views.respond(spend_views.with_spend([views.team(t) for t in teams], spent))
 
 
 async def _members(admin: Admin, team_ids: set[str]) -> list[Stored[UserRecord]]:

@@ -21,14 +21,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import InvalidRequestError
-from gateway.http.admin import bodies, views
+from gateway.http.admin import bodies, spend_views, views
 from gateway.http.admin.bodies import DeleteUserRequest, NewUserRequest, UpdateUserRequest
 from gateway.http.admin.durations import ends_at
 from gateway.http.admin.endpoint import admin_route
 from gateway.http.admin.keys import fresh_key
 from gateway.http.admin.policy import bind_team, load_team, load_user
 from gateway.schemas.records import UserRecord
-from gateway.store import entities, table
+from gateway.store import entities, spend_queries, table
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -101,14 +101,19 @@ async def info(request: Request, admin: Admin) -> Response:
     params = bodies.query(request, frozenset({"user_id"}))
     current = await load_user(admin, bodies.required(params, "user_id"))
     user = current.record
-    keys = await entities.keys_in(admin.db, entities.user_keys(user.user_id))
-    teams = await asyncio.gather(*(entities.get_team(admin.db, t) for t in user.teams))
+    keys = [k.record for k in await entities.keys_in(admin.db, entities.user_keys(user.user_id))]
+    found = await asyncio.gather(*(entities.get_team(admin.db, t) for t in user.teams))
+    teams = [t.record for t in found if t is not None]
+    spent = await spend_queries.spend_of(admin.db, [user, *keys, *teams], admin.now)
+    rows = spend_views.with_spend(
+        [views.user(user), *map(views.key, keys), *map(views.team, teams)], spent
+    )
     return views.respond(
         {
             "user_id": user.user_id,
-            "user_info": views.user(user),
-            "keys": [views.key(k.record) for k in keys],
-            "teams": [views.team(t.record) for t in teams if t is not None],
+            "user_info": rows[0],
+            "keys": rows[1 : 1 + len(keys)],
+            "teams": rows[1 + len(keys) :],
         }
     )
 
@@ -134,7 +139,9 @@ async def list_users(request: Request, admin: Admin) -> Response:
     items, total = await entities.page(
         admin.db, _listing(params), skip=(number - 1) * size, take=size
     )
-    users = [views.user(UserRecord.from_fields(item)) for item in items]
+    records = [UserRecord.from_fields(item) for item in items]
+    spent = await spend_queries.spend_of(admin.db, records, admin.now)
+    users = spend_views.with_spend([views.user(r) for r in records], spent)
     return views.respond(
         {
             "users": users,
