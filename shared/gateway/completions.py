@@ -24,6 +24,7 @@ from gateway.providers import responses, sse, transport
 from gateway.providers.spec import ResponseMeta
 from gateway.redaction import redact
 from gateway.spend.cost import cost_micros, format_usd
+from gateway.spend.partial import cut_stream_usage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,6 +74,10 @@ class Outcome:
     on_complete: list[Callable[[Outcome], Awaitable[None]]] = field(default_factory=list)
     # Called with the error when a stream fails after its first byte (too late to retry).
     on_failure: list[Callable[[errors.GatewayError], Awaitable[None]]] = field(default_factory=list)
+    complete: bool = True  # a stream is complete once its finish chunks went out
+    usage_estimated: bool = False  # a cut stream's usage, counted by the gateway
+    # Settles a stream's usage and cost when it ends, complete or cut short.
+    finalize: Callable[[], None] | None = None
 
     @property
     def tokens(self) -> int:
@@ -80,6 +85,9 @@ class Outcome:
 
     async def ended(self) -> None:
         """Run the end hooks (each once, in order; failures are theirs to log)."""
+        if self.finalize is not None:
+            finalize, self.finalize = self.finalize, None
+            finalize()
         hooks, self.on_end = self.on_end, []
         for hook in hooks:
             await hook(self.tokens)
@@ -174,7 +182,18 @@ async def _open_stream(
     except BaseException:
         await stack.aclose()
         raise
-    outcome = Outcome(headers=headers, close=stack.aclose, recorded=sink)
+    outcome = Outcome(headers=headers, close=stack.aclose, recorded=sink, complete=False)
+
+    def finalize() -> None:
+        """A cut stream is charged for what it consumed (gateway/spend/partial.py)."""
+        if outcome.complete:
+            return
+        outcome.usage = cut_stream_usage(request, state.usage, state.chunks)
+        outcome.usage_estimated = outcome.usage is not state.usage
+        if outcome.usage is not None:
+            outcome.cost_micros = cost_micros(outcome.usage, deployment)
+
+    outcome.finalize = finalize
     outcome.stream = _relay(
         speaker, state, first, batches, deployment, meta, request, stack, outcome
     )
@@ -227,6 +246,7 @@ async def _relay(
                 if failure is not None:
                     raise failure
             yield _finish(speaker, state, outcome.recorded)
+        outcome.complete = True
         if state.usage is not None:
             outcome.cost_micros = cost_micros(state.usage, deployment)
     except errors.GatewayError as exc:
@@ -268,6 +288,7 @@ def _translate(
     try:
         for event in batch:
             for chunk in speaker.parse_stream_event(state, event):
+                state.chunks += 1
                 out.append(sse.encode(chunk))
                 if sink is not None and len(sink) < MAX_RECORDED_CHUNKS:
                     sink.append(chunk)

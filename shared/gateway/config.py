@@ -51,14 +51,18 @@ class Settings:
     dynamodb_timeout_s: float
     key_cache_s: float
     cache_bucket: str | None  # the response cache's S3 bucket; None: no response cache
+    spend_queue_url: str | None  # SQS queue of spend events; None: applied directly
+    event_bus: str  # EventBridge bus of soft-budget alerts
+    sqs_endpoint: str
 
 
 KEY_CACHE_MAX_S = 30.0  # the documented bound on revocation; the setting cannot exceed it
 
 
-def _dynamodb_endpoint(env: Mapping[str, str], region: str) -> str:
-    explicit = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL")
-    return (explicit or f"https://dynamodb.{region}.amazonaws.com").rstrip("/")
+def _endpoint(env: Mapping[str, str], service: str, region: str) -> str:
+    """boto3's endpoint resolution: AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, else AWS."""
+    explicit = env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL")
+    return (explicit or f"https://{service}.{region}.amazonaws.com").rstrip("/")
 
 
 @functools.cache
@@ -76,10 +80,13 @@ def settings() -> Settings:
         sse_keepalive_s=float(env.get("GATEWAY_SSE_KEEPALIVE_S", "20")),
         table_name=env.get("GATEWAY_TABLE") or None,
         aws_region=region,
-        dynamodb_endpoint=_dynamodb_endpoint(env, region),
+        dynamodb_endpoint=_endpoint(env, "dynamodb", region),
         dynamodb_timeout_s=float(env.get("GATEWAY_DYNAMODB_TIMEOUT_S", "3")),
         key_cache_s=min(float(env.get("GATEWAY_KEY_CACHE_S", "10")), KEY_CACHE_MAX_S),
         cache_bucket=env.get("GATEWAY_CACHE_BUCKET") or None,
+        spend_queue_url=env.get("GATEWAY_SPEND_QUEUE_URL") or None,
+        event_bus=env.get("GATEWAY_EVENT_BUS") or "default",
+        sqs_endpoint=_endpoint(env, "sqs", region),
     )
 
 

@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from keys import asgi_client, bearer, chat, make_key, make_team, make_user
+from spend_helpers import spend_queue
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -255,7 +256,11 @@ async def test_dynamodb_failing_on_admission_is_503_and_calls_no_upstream(
     assert gateway_env.requests == []
 
 
-async def test_admission_is_one_write_with_a_warm_key_cache(env: GatewayTable) -> None:
+async def test_admission_is_one_write_with_a_warm_key_cache(
+    env: GatewayTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path's AWS calls: one conditional write, then the spend event's one send."""
+    spend_queue(env, monkeypatch)
     make_team(env, "t", rpm_limit=100)
     single = make_key(env, rpm_limit=50)
     teamed = make_key(env, rpm_limit=50, team_id="t")
@@ -267,4 +272,4 @@ async def test_admission_is_one_write_with_a_warm_key_cache(env: GatewayTable) -
             response = await client.post("/v1/chat/completions", json=chat(), headers=bearer(key))
             assert response.status_code == 200
             expected = "UpdateItem" if key == single else "TransactWriteItems"
-            assert env.emulation.calls == [expected]
+            assert env.emulation.calls == [expected, "SendMessage"]

@@ -45,7 +45,13 @@ ROUTES = {
 }
 CHAT_ROUTES = {("/v1/chat/completions", "post"), ("/chat/completions", "post")}
 ANY = "x-amazon-apigateway-any-method"  # what SAM makes of `Method: any`
-ADMIN_ROUTES = {("/key/{proxy+}", ANY), ("/team/{proxy+}", ANY), ("/user/{proxy+}", ANY)}
+ADMIN_ROUTES = {
+    ("/key/{proxy+}", ANY),
+    ("/team/{proxy+}", ANY),
+    ("/user/{proxy+}", ANY),
+    ("/spend/{proxy+}", ANY),
+    ("/global/{proxy+}", ANY),
+}
 LWA_LAYER = re.compile(
     r"^arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:753240598075:layer:"
     r"LambdaAdapterLayerArm64:\d+$"
@@ -275,7 +281,12 @@ def test_gateway_table_keys_indexes_and_ttl_match_the_store(cfn: dict[str, Any])
     ]
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
     # gateway/store/table.py queries these by name.
-    assert set(indexes) == {table.KIND_INDEX, table.TEAM_INDEX, table.USER_INDEX}
+    assert set(indexes) == {
+        table.KIND_INDEX,
+        table.TEAM_INDEX,
+        table.USER_INDEX,
+        table.KEY_LOG_INDEX,
+    }
     for name, index in indexes.items():
         assert index["KeySchema"] == [
             {"AttributeName": f"{name}pk", "KeyType": "HASH"},
@@ -305,6 +316,12 @@ def test_functions_find_the_table_by_reference(cfn: dict[str, Any], function: st
 
 LIMIT_PK = table.limit_pk("rpm", "k")
 RECORD_PKS = [table.key_pk("0" * 64), table.team_pk("t"), table.user_pk("u"), LIMIT_PK]
+SPEND_PKS = [
+    table.ledger_pk("req-1"),
+    table.spend_pk("team", "t"),
+    table.report_pk("2025-01-01"),
+    table.budget_pk("key", "k"),
+]
 
 
 def _leading_keys(statement: dict[str, Any]) -> list[str]:
@@ -326,6 +343,7 @@ def test_api_function_only_reads_records_and_updates_limits(cfn: dict[str, Any])
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",  # spend items only (test_api_function_puts_only_spend_items)
     }
     for statement in statements:
         assert statement["Effect"] == "Allow"
@@ -347,12 +365,22 @@ def test_api_function_only_reads_records_and_updates_limits(cfn: dict[str, Any])
 
 @pytest.mark.parametrize(
     "forbidden",
-    ["PutItem", "DeleteItem", "Query", "Scan", "BatchWriteItem", "PartiQL"],
+    ["DeleteItem", "Query", "Scan", "BatchWriteItem", "PartiQL"],
 )
 def test_api_function_cannot_create_delete_or_list(cfn: dict[str, Any], forbidden: str) -> None:
     granted = json.dumps([sorted(_actions(s)) for s in _statements(cfn, "ApiFunctionRole")])
     assert forbidden not in granted
     assert "dynamodb:*" not in granted
+
+
+def test_api_function_puts_only_spend_items(cfn: dict[str, Any]) -> None:
+    # The direct-write fallback (SQS refused the event) writes what the spend function
+    # would: ledger, counters, settlements. It must not create keys, teams, users or audit.
+    puts = [s for s in _dynamodb(cfn, "ApiFunctionRole") if "dynamodb:PutItem" in _actions(s)]
+    assert len(puts) == 1
+    patterns = _leading_keys(puts[0])
+    assert all(_matches(pk, patterns) for pk in SPEND_PKS)
+    assert not any(_matches(pk, patterns) for pk in [*RECORD_PKS, table.audit_pk("key", "x")])
 
 
 # ---- the response cache bucket -------------------------------------------------------------
@@ -473,6 +501,100 @@ def test_admin_role_manages_records_and_nothing_else(cfn: dict[str, Any]) -> Non
 def test_admin_url_output_is_the_stage_root(cfn: dict[str, Any]) -> None:
     base = cfn["Outputs"]["BaseUrl"]["Value"]["Fn::Sub"]
     assert cfn["Outputs"]["AdminUrl"]["Value"]["Fn::Sub"] + "/v1" == base
+
+
+# ---- the spend pipeline ------------------------------------------------------------------
+
+FOURTEEN_DAYS_S = 14 * 86_400
+
+
+def _esm(cfn: dict[str, Any]) -> dict[str, Any]:
+    (mapping,) = [
+        m["Properties"]
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "SpendFunction"}
+    ]
+    return mapping
+
+
+def test_spend_function_reports_partial_batch_failures(cfn: dict[str, Any]) -> None:
+    # Without ReportBatchItemFailures the handler's batchItemFailures are ignored and one
+    # poison message would redeliver (and re-apply, as duplicates) its whole batch.
+    mapping = _esm(cfn)
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["SpendQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == 100  # gateway/billing/apply.py packs any size
+    assert 1 <= mapping["MaximumBatchingWindowInSeconds"] <= 10  # full batches merge counters
+
+
+def test_spend_queue_redrives_to_its_dead_letter_queue(cfn: dict[str, Any]) -> None:
+    queue = cfn["Resources"]["SpendQueue"]["Properties"]
+    dlq = cfn["Resources"]["SpendDeadLetterQueue"]
+    assert dlq["Type"] == "AWS::SQS::Queue"
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["SpendDeadLetterQueue", "Arn"]
+    }
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert queue["MessageRetentionPeriod"] == FOURTEEN_DAYS_S
+    # A dead letter keeps its original enqueue time: the DLQ must keep it at least as long.
+    assert dlq["Properties"]["MessageRetentionPeriod"] >= queue["MessageRetentionPeriod"]
+    for props in (queue, dlq["Properties"]):
+        assert props["SqsManagedSseEnabled"] is True
+
+
+def test_spend_queue_visibility_covers_six_function_timeouts(cfn: dict[str, Any]) -> None:
+    queue = cfn["Resources"]["SpendQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * _function(cfn, "SpendFunction")["Timeout"]
+
+
+def test_spend_function_is_plain_python_on_arm(cfn: dict[str, Any]) -> None:
+    fn = _function(cfn, "SpendFunction")
+    assert fn["Runtime"] == "python3.13"
+    assert fn["Architectures"] == ["arm64"]
+    assert fn["Handler"] == "handler.handler"
+    assert fn["Timeout"] <= 120
+    deps = [layer for layer in _function(cfn)["Layers"] if "Ref" in layer]
+    assert fn["Layers"] == deps  # no Lambda Web Adapter
+    env = fn["Environment"]["Variables"]
+    assert env["GATEWAY_TABLE"] == {"Ref": "GatewayTable"}
+    assert env["GATEWAY_EVENT_BUS"] == "default"
+    assert not [k for k in env if k.startswith("AWS_LWA_") or "SECRET" in k]
+    assert (ROOT / "functions/spend/handler.py").is_file()
+    assert "build-SpendFunction:" in (ROOT / "functions/spend/Makefile").read_text()
+
+
+def test_spend_role_writes_spend_items_and_alerts_only(cfn: dict[str, Any]) -> None:
+    statements = _statements(cfn, "SpendFunctionRole")
+    dynamodb = _dynamodb(cfn, "SpendFunctionRole")
+    assert len(dynamodb) == 1
+    assert _actions(dynamodb[0]) == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert dynamodb[0]["Resource"] == {"Fn::GetAtt": ["GatewayTable", "Arn"]}
+    patterns = _leading_keys(dynamodb[0])
+    assert all(_matches(pk, patterns) for pk in SPEND_PKS)
+    assert not any(_matches(pk, patterns) for pk in [*RECORD_PKS, table.audit_pk("key", "x")])
+    (events,) = [s for s in statements if "events:" in json.dumps(s["Action"])]
+    assert events["Action"] == "events:PutEvents"
+    assert events["Resource"]["Fn::Sub"].endswith(":event-bus/default")
+    assert len(statements) == 2  # SQS polling comes from SAM's AWSLambdaSQSQueueExecutionRole
+
+
+def test_api_function_sends_spend_events(cfn: dict[str, Any]) -> None:
+    env = _function(cfn)["Environment"]["Variables"]
+    assert env["GATEWAY_SPEND_QUEUE_URL"] == {"Ref": "SpendQueue"}
+    sqs = [s for s in _statements(cfn, "ApiFunctionRole") if "sqs:" in json.dumps(s["Action"])]
+    assert len(sqs) == 1
+    assert sqs[0]["Action"] in ("sqs:SendMessage", ["sqs:SendMessage"])
+    assert sqs[0]["Resource"] == {"Fn::GetAtt": ["SpendQueue", "Arn"]}
+    # The direct-write fallback settles budgets, so it may send the soft budget alert.
+    (events,) = [s for s in _statements(cfn, "ApiFunctionRole") if "events:" in json.dumps(s)]
+    assert events["Action"] == "events:PutEvents"
+    assert events["Resource"]["Fn::Sub"].endswith(":event-bus/default")
+    assert env["GATEWAY_EVENT_BUS"] == "default"
+
+
+def test_spend_queue_outputs(cfn: dict[str, Any]) -> None:
+    assert cfn["Outputs"]["SpendQueueUrl"]["Value"] == {"Ref": "SpendQueue"}
+    assert cfn["Outputs"]["SpendDeadLetterQueueUrl"]["Value"] == {"Ref": "SpendDeadLetterQueue"}
 
 
 def test_run_sh_is_executable() -> None:

@@ -1,9 +1,11 @@
-"""What a verified caller may do: which models, and how fast (shared rate limits).
+"""What a verified caller may do: which models, how fast (shared rate limits) and how
+much (budgets).
 
 The master key may use every model without limits. A virtual key may use the models
 its own list and its team's list allow (LiteLLM's lists: empty or "*" is all,
 `anthropic/*` a provider's, `gpt-4o*` a pattern) and is admitted against the rate
-limits of its key, team and user together: the tightest binds.
+limits and budgets of its key, team and user together: the tightest binds. (LiteLLM
+skips the user's own budget for a team key; here every level set applies.)
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from typing import TYPE_CHECKING
 from gateway.errors import ModelNotAllowedError
 from gateway.http.dependencies import per_instance
 from gateway.schemas.records import models_allow
+from gateway.store.budgets import Budget
 from gateway.store.limits import Admission, Level, Limiter
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from starlette.requests import Request
 
     from gateway.config import GatewayConfig
     from gateway.http.auth import Caller
+    from gateway.schemas.records import KeyRecord, TeamRecord, UserRecord
+    from gateway.spend.events import Hold
 
 
 def _provider(config: GatewayConfig, model: str) -> str | None:
@@ -65,15 +72,39 @@ def levels(caller: Caller) -> list[Level]:
     return out
 
 
+def budgets(caller: Caller) -> list[Budget]:
+    """The levels whose spend is tracked per budget period (a budget, soft budget or
+    budget duration is set); the master key has none."""
+    identity = caller.identity
+    if identity is None:
+        return []
+    key = identity.key
+    records: list[tuple[str, str, KeyRecord | TeamRecord | UserRecord]] = [
+        ("key", key.key_id or key.token, key)
+    ]
+    if identity.team is not None:
+        records.append(("team", identity.team.team_id, identity.team))
+    if identity.user is not None:
+        records.append(("user", identity.user.user_id, identity.user))
+    return [
+        Budget(scope, entity, r.max_budget_micros, r.soft_budget_micros, r.budget_duration)
+        for scope, entity, r in records
+        if r.max_budget_micros is not None or r.soft_budget_micros is not None or r.budget_duration
+    ]
+
+
 def limiter(request: Request) -> Limiter | None:
     """This app instance's limiter (its window memory is the instance's own)."""
     return per_instance(request, "limiter", Limiter)
 
 
-async def admit(request: Request, caller: Caller, request_id: str) -> Admission:
-    """Admit the request against the caller's limits (nothing to do for the master key)."""
+async def admit(
+    request: Request, caller: Caller, request_id: str, holds: Sequence[Hold] = ()
+) -> Admission:
+    """Admit the request against the caller's limits and reserve its budgets (nothing to
+    do for the master key)."""
     limits = limiter(request)
     wanted = levels(caller)
-    if limits is None or not wanted:
-        return Admission(request_id=request_id, levels=())
-    return await limits.admit(wanted, request_id)
+    if limits is None or (not wanted and not holds):
+        return Admission(request_id=request_id, levels=(), holds=tuple(holds))
+    return await limits.admit(wanted, request_id, holds)

@@ -3,56 +3,76 @@
 A plain Starlette route: the handler reads and validates the body itself, so
 FastAPI's parameter machinery (about 0.2 ms a request) has nothing to do.
 Order: authenticate, validate (bad input changes nothing), model access,
-admission (the shared rate limits), the response cache, then the router; the
-admission is released when the response ends, however it ends.
+admission (the shared rate limits and the budget reservation of the request's worst
+case, in one write), the response cache, then the router. When the response ends,
+however it ends, the admission is released and one spend event is sent
+(gateway/http/accounting.py), before the response's last message.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
-from starlette.responses import Response
+import anyio
 from starlette.routing import Route
 
+from gateway import errors
 from gateway.config import settings
 from gateway.http import access, caching, routing
+from gateway.http.accounting import Account, tags_of
 from gateway.http.auth import authenticate
 from gateway.http.body import parse_json, read_body, reject_routing_overrides, validate_chat
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
-from gateway.http.streaming import KeepAliveStreamingResponse
+from gateway.http.streaming import AccountedResponse, KeepAliveStreamingResponse
+from gateway.spend.estimate import reachable_deployments, worst_case_micros
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
+    from starlette.responses import Response
 
     from gateway.completions import Outcome
+    from gateway.config import GatewayConfig
+    from gateway.http.auth import Caller
+    from gateway.router.engine import RouteRequest
+    from gateway.router.settings import RouterSettings
+    from gateway.schemas.openai import ChatCompletionRequest
+    from gateway.spend.events import Hold
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 async def chat_completions(request: Request) -> Response:
     rid = request_id(request)
+    started = time.time()
     caller = await authenticate(request)
-    data = parse_json(await read_body(request))
+    raw = await read_body(request)
+    data = parse_json(raw)
     reject_routing_overrides(data, list(request.query_params.keys()))
     route = routing.options(data)
     cache_controls = caching.controls(request, data, caller)
+    tags = tags_of(data)
     chat = validate_chat(data)
     config = await gateway_config()
     router_settings = routing.settings(config)
     model = access.model_for(caller, config, chat.model)
+    requested = chat.model
     if model != chat.model:
         chat = chat.model_copy(update={"model": model})
     cache = caching.plan(request, config, caller, chat, cache_controls)
-    admission = await access.admit(request, caller, rid)
+    holds = _holds(caller, config, router_settings, route, chat, len(raw), started)
+    account = Account(rid, started, caller, requested, bool(chat.stream), chat.user, tags)
+    account.admission = admission = await access.admit(request, caller, rid, holds)
     replace_etag = None
     try:
         if cache is not None:
             cached, replace_etag = await caching.hit(cache, chat, rid)
             if cached is not None:
                 await admission.release(0)
+                await account.close(request, None, cache_hit=True)
                 cached.headers.update(admission.headers)
                 return cached
         outcome = await routing.router(request).complete(
@@ -64,11 +84,20 @@ async def chat_completions(request: Request) -> Response:
             allows=lambda name: access.allows(caller, config, name, name),
             default_timeout_s=settings().upstream_timeout_s,
             record=cache is not None and not cache.controls.no_store,
+            journey=account.journey,
         )
-    except BaseException:
-        await admission.release(0)
+    except BaseException as exc:
+        account.failure = (
+            exc if isinstance(exc, errors.GatewayError) else errors.InternalError("Failed.")
+        )
+        with anyio.CancelScope(shield=True):  # also when the client left (cancellation)
+            await admission.release(0)
+            await account.close(request, None)
         raise
+    account.answered = time.time()
     outcome.on_end.append(admission.release)
+    outcome.on_failure.append(_failed(account))
+    outcome.on_end.append(_spent(request, account, outcome))
     if cache is not None:
         caching.remember(request, cache, outcome, replace_etag)
     headers = {**admission.headers, **outcome.headers}
@@ -80,8 +109,43 @@ async def chat_completions(request: Request) -> Response:
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers},
         )
-    await outcome.ended()
-    return Response(outcome.body, media_type="application/json", headers=headers)
+    return AccountedResponse(
+        outcome.body, after=outcome.ended, media_type="application/json", headers=headers
+    )
+
+
+def _holds(
+    caller: Caller,
+    config: GatewayConfig,
+    router_settings: RouterSettings,
+    route: RouteRequest,
+    chat: ChatCompletionRequest,
+    body_bytes: int,
+    now: float,
+) -> list[Hold]:
+    """The request's budget holds: its worst-case cost on every level with a budget."""
+    levels = access.budgets(caller)
+    amount = 0
+    if any(level.max_micros is not None for level in levels):
+        deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
+        amount = worst_case_micros(body_bytes, chat, deployments)
+    return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]
+
+
+def _failed(account: Account) -> Callable[[errors.GatewayError], Awaitable[None]]:
+    async def failed(error: errors.GatewayError) -> None:
+        account.failure = error
+
+    return failed
+
+
+def _spent(
+    request: Request, account: Account, outcome: Outcome
+) -> Callable[[int], Awaitable[None]]:
+    async def spent(_tokens: int) -> None:
+        await account.close(request, outcome)
+
+    return spent
 
 
 def _closer(outcome: Outcome) -> Callable[[], Awaitable[None]]:

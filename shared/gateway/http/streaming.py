@@ -5,6 +5,12 @@ edge-optimized endpoints), and a reasoning model may think longer than that
 before its first token. While the upstream is silent, a comment line
 (`: keep-alive`), which SSE clients ignore, goes out every `interval` seconds.
 One timer task per stream; chunks pay only a timestamp and an uncontended lock.
+
+The end-of-request work (`on_close`: releasing the upstream and the rate-limit slot,
+sending the spend event) runs before the response's last message. Under Lambda Web
+Adapter the invocation ends with the response, and a sandbox may be frozen or never
+thawed again afterwards, so work left for after it could be delayed or lost. The
+client already has every byte by then; only the end of the body waits.
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from starlette.types import Send
+    from starlette.types import Receive, Scope, Send
 
 KEEP_ALIVE = b": keep-alive\n\n"
 
@@ -43,9 +49,10 @@ class KeepAliveStreamingResponse(StreamingResponse):
         finally:
             if self.on_close is not None:
                 # Shielded: a client that left cancels the stream, but the upstream must
-                # still be released and the request's rate-limit slot given back.
+                # still be released, the rate-limit slot given back and the spend sent.
                 with anyio.CancelScope(shield=True):
                     await self.on_close()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _stream(self, send: Send) -> None:
         await send(
@@ -72,4 +79,24 @@ class KeepAliveStreamingResponse(StreamingResponse):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 last_sent = time.monotonic()
             tasks.cancel_scope.cancel()
+
+
+class AccountedResponse(Response):
+    """A whole body sent at once, then `after` (shielded), then the end of the response."""
+
+    def __init__(
+        self, content: bytes, *, after: Callable[[], Awaitable[None]], **kwargs: Any
+    ) -> None:
+        super().__init__(content, **kwargs)
+        self.after = after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        try:
+            await send({"type": "http.response.body", "body": self.body, "more_body": True})
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.after()
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -106,19 +106,83 @@ def create_bucket(client: Any, name: str, props: dict[str, Any]) -> str:
     return name
 
 
+# CloudFormation's AWS::SQS::Queue properties that are queue attributes of the same name.
+_QUEUE_ATTRIBUTES = {
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedrivePolicy",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+}
+
+
+def _queue_attribute(value: Any, arns: dict[str, str]) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):  # RedrivePolicy: JSON, its target's !GetAtt X.Arn resolved
+        resolved = {}
+        for key, item in value.items():
+            if isinstance(item, dict) and "Fn::GetAtt" in item:
+                target, attribute = item["Fn::GetAtt"]
+                if attribute != "Arn" or target not in arns:
+                    raise ValueError(f"cannot resolve {item} (create {target} first)")
+                item = arns[target]
+            resolved[key] = item
+        return json.dumps(resolved)
+    return str(value)
+
+
+def create_queues(
+    client: Any, queues: dict[str, dict[str, Any]], suffix: str = ""
+) -> dict[str, str]:
+    """SQS queues as the template defines them (dead-letter targets first); logical id ->
+    queue URL. Queue names are the logical ids (plus `suffix`, for tests sharing a server)."""
+    unknown = {k for props in queues.values() for k in props} - _QUEUE_ATTRIBUTES
+    if unknown:  # never dropped silently: the local queue would not be the deployed one
+        raise ValueError(f"queue properties not translated yet: {sorted(unknown)}")
+    arns: dict[str, str] = {}
+    urls: dict[str, str] = {}
+    pending = dict(queues)
+    while pending:
+        ready = [q for q, props in pending.items() if _targets(props) <= set(arns)]
+        if not ready:
+            raise ValueError(f"queues with unresolvable dead-letter targets: {sorted(pending)}")
+        for logical_id in ready:
+            props = pending.pop(logical_id)
+            attributes = {k: _queue_attribute(v, arns) for k, v in props.items()}
+            url: str = client.create_queue(QueueName=logical_id + suffix, Attributes=attributes)[
+                "QueueUrl"
+            ]
+            arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            arns[logical_id], urls[logical_id] = arn["Attributes"]["QueueArn"], url
+    return urls
+
+
+def _targets(props: dict[str, Any]) -> set[str]:
+    target = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+    return {target["Fn::GetAtt"][0]} if isinstance(target, dict) else set()
+
+
 def provision(session: Any, template: dict[str, Any] | None = None) -> dict[str, str]:
-    """Create every supported resource; return logical id -> ARN or name."""
+    """Create every supported resource; return logical id -> ARN, name or (queues) URL."""
     template = template or load_template()
     created: dict[str, str] = {}
+    queues: dict[str, dict[str, Any]] = {}
     for logical_id, resource in template.get("Resources", {}).items():
         kind = resource.get("Type")
         props = resource.get("Properties", {}) or {}
-        if kind == "AWS::SecretsManager::Secret":
+        if kind == "AWS::SQS::Queue":
+            queues[logical_id] = props
+        elif kind == "AWS::SecretsManager::Secret":
             created[logical_id] = _secret(session.client("secretsmanager"), logical_id, props)
         elif kind == "AWS::DynamoDB::Table":
             created[logical_id] = create_table(session.client("dynamodb"), logical_id, props)
         elif kind == "AWS::S3::Bucket":  # bucket names are lower case
             created[logical_id] = create_bucket(session.client("s3"), logical_id.lower(), props)
+    if queues:
+        created.update(create_queues(session.client("sqs"), queues))
     return created
 
 

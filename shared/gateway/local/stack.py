@@ -1,7 +1,8 @@
 """`make dev`: the whole gateway on 127.0.0.1, offline.
 
 Starts an embedded moto server (AWS emulation, resources created from
-template.yaml), the provider simulator, and the gateway under uvicorn on PORT
+template.yaml), the provider simulator, the spend worker (SpendFunction's work on
+SpendQueue, gateway/local/spend_worker.py) and the gateway under uvicorn on PORT
 (default 4000): the inference API under /v1 and the admin API (/key, /team,
 /user) on the same port, which in AWS are two functions behind one API.
 Prints the base URL, the master key and example calls.
@@ -72,6 +73,11 @@ def prepare(sim_port: int) -> dict[str, str]:
         os.environ["GATEWAY_TABLE"] = created["GatewayTable"]
     if "ResponseCacheBucket" in created:  # likewise the emulated bucket
         os.environ["GATEWAY_CACHE_BUCKET"] = created["ResponseCacheBucket"]
+    if "SpendQueue" in created and "GatewayTable" in created:
+        from gateway.local import spend_worker
+
+        os.environ["GATEWAY_SPEND_QUEUE_URL"] = created["SpendQueue"]
+        spend_worker.start(created["SpendQueue"], table=created["GatewayTable"])
     if not os.environ.get("GATEWAY_MASTER_KEY") and "MasterKeySecret" in created:
         os.environ["GATEWAY_MASTER_KEY_SECRET_ARN"] = created["MasterKeySecret"]
         master = secret_value(boto3.Session(), created["MasterKeySecret"])
@@ -88,7 +94,8 @@ def banner(root: str, info: dict[str, str]) -> str:
         f"\n  LLM gateway (local)\n  base URL:    {root}/v1\n  admin URL:   {root}\n"
         f"  master key:  {master}\n  config:      {os.environ['GATEWAY_CONFIG']}\n"
         f"  simulator:   {info['simulator']}\n  table:       {os.environ.get('GATEWAY_TABLE')}\n"
-        f"  cache:       {os.environ.get('GATEWAY_CACHE_BUCKET')}\n\n"
+        f"  cache:       {os.environ.get('GATEWAY_CACHE_BUCKET')}\n"
+        f"  spend queue: {os.environ.get('GATEWAY_SPEND_QUEUE_URL')}\n\n"
         f"  curl {root}/v1/chat/completions {auth} \\\n    {json_body} \\\n"
         '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'\n\n'
         '  # a virtual key for gpt-4o-mini (the answer\'s "key" then replaces the master key):\n'

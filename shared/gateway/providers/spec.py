@@ -101,6 +101,7 @@ class StreamState:
     usage: TokenUsage | None = None
     finish_reason: FinishReason | None = None
     done: bool = False
+    chunks: int = 0  # chunks translated so far: the output estimate of a cut stream
 
 
 class Dialect(Protocol):

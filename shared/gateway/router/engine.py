@@ -44,6 +44,7 @@ class AttemptRecord:
     model_id: str
     model_group: str
     provider: str
+    model: str  # the provider's model name
     status: int  # 200, or the status of the error the attempt ended with
     code: str | None
     billed: bool  # the provider may charge for it (it answered 2xx)
@@ -90,10 +91,12 @@ class Router:
         allows: Callable[[str], bool],
         default_timeout_s: float,
         record: bool = False,
+        journey: Journey | None = None,
     ) -> Outcome:
-        """Serve the request; `record` keeps the answer on the outcome for the cache."""
+        """Serve the request; `record` keeps the answer on the outcome for the cache.
+        The caller's `journey` (if given) receives the attempts, success or not."""
         deadline = self.clock() + (settings.timeout or default_timeout_s)
-        journey = Journey()
+        journey = journey if journey is not None else Journey()
         group = request.model
         tried_groups = {group}
         while True:
@@ -274,7 +277,7 @@ class Router:
 def _record(deployment: Deployment, status: int, code: str | None, billed: bool) -> AttemptRecord:
     target = deployment.target
     return AttemptRecord(
-        deployment.model_id, target.model_name, target.provider, status, code, billed
+        deployment.model_id, target.model_name, target.provider, target.model, status, code, billed
     )
 
 

@@ -135,6 +135,13 @@ def _checked(cls: type, data: Any) -> dict[str, Any]:
     unknown = set(data) - set(known)
     if unknown:
         raise PoisonEventError(f"unknown fields {sorted(unknown)}")
+    required = {
+        name
+        for name, f in known.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    if required - set(data):
+        raise PoisonEventError(f"missing fields {sorted(required - set(data))}")
     for name, value in data.items():
         allowed = _TYPES[str(known[name].type)]
         if not isinstance(value, allowed) or (

@@ -22,7 +22,7 @@ API function's 900 s timeout) plus a margin for the spend event's delivery. A re
 that crashed before its spend event was sent never settles; its hold is given back by
 the first reservation on that budget that would otherwise be refused after the
 deadline. A late settlement of a given-back hold charges its cost without returning it
-again (gateway/spend/apply.py), so nothing is counted twice.
+again (gateway/billing/apply.py), so nothing is counted twice.
 """
 
 from __future__ import annotations

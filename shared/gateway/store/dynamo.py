@@ -126,19 +126,28 @@ def values(**named: Any) -> dict[str, Any]:
 # ---- the client -----------------------------------------------------------------------
 
 
-_pools: dict[str, Pool] = {}
+_pools: dict[tuple[str, asyncio.AbstractEventLoop], Pool] = {}
 
 
 def pool(url: str) -> Pool:
-    """The kept connections to one AWS endpoint (DynamoDB's, or SQS's for spend events)."""
-    pool = _pools.get(url)
-    if pool is None:
-        pool = _pools[url] = Pool(url, timeout=settings().dynamodb_timeout_s, connect_timeout=1.0)
-    return pool
+    """The kept connections to one AWS endpoint (DynamoDB's, or SQS's for spend events),
+    per event loop: connections and their semaphore belong to the loop that made them
+    (one in Lambda; several when a test serves the app on another thread)."""
+    key = (url, asyncio.get_running_loop())
+    found = _pools.get(key)
+    if found is None:
+        found = _pools[key] = Pool(url, timeout=settings().dynamodb_timeout_s, connect_timeout=1.0)
+    return found
 
 
 async def close() -> None:
     reset()
+
+
+def release_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close and forget one event loop's connections (before that loop closes)."""
+    for key in [key for key in _pools if key[1] is loop]:
+        _pools.pop(key).close()
 
 
 def reset() -> None:

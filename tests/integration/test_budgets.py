@@ -1,0 +1,131 @@
+"""Budgets end to end: reservation at admission, spend events through SQS, settlement.
+
+The gateway apps, the spend queue and the table share the AWS emulation (one call at
+a time, as DynamoDB applies each write atomically); the spend function's consumer is
+run between bursts, so each burst sees exactly the allowance the previous ones left.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from keys import asgi_client, bearer, chat, make_key, make_team
+from spend_helpers import budget_item, drain, ledger, spend_queue, write_metered_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import GatewayTable
+    from gateway.local.simulator import SimulatorApp
+
+pytestmark = pytest.mark.anyio
+
+PROMPT = "one two three four five six seven"  # the simulator answers 10 output tokens
+ACTUAL = 10_000  # 10 tokens at $0.001
+MAX_TOKENS = 19
+
+
+@pytest.fixture
+def env(
+    gateway_env: SimulatorApp,
+    gateway_table: GatewayTable,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> GatewayTable:
+    write_metered_config(tmp_path, gateway_env.state.url, monkeypatch)
+    spend_queue(gateway_table, monkeypatch)
+    return gateway_table
+
+
+def worst_case() -> int:
+    """What the gateway reserves for one request of these tests."""
+    from gateway.http.dependencies import _load_config
+    from gateway.schemas.openai import ChatCompletionRequest
+    from gateway.spend.estimate import worst_case_micros
+
+    config = _load_config()
+    body = chat("metered", PROMPT, max_tokens=MAX_TOKENS)
+    raw = json.dumps(body).encode()
+    request = ChatCompletionRequest.model_validate(body)
+    return worst_case_micros(len(raw), request, config.groups["metered"])
+
+
+async def burst(apps: list[Any], key: str, total: int) -> list[Any]:
+    responses: list[Any] = [None] * total
+    clients = [asgi_client(app) for app in apps]
+
+    async def one(i: int) -> None:
+        body = chat("metered", PROMPT, max_tokens=MAX_TOKENS)
+        raw = json.dumps(body).encode()  # the same bytes worst_case() measured
+        responses[i] = await clients[i % len(clients)].post(
+            "/v1/chat/completions",
+            content=raw,
+            headers={**bearer(key), "content-type": "application/json"},
+        )
+
+    async with anyio.create_task_group() as tasks:
+        for i in range(total):
+            tasks.start_soon(one, i)
+    for client in clients:
+        await client.aclose()
+    return responses
+
+
+async def test_200_concurrent_requests_never_overshoot_a_one_dollar_budget(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    from gateway.http.app import create_app
+
+    budget = 1_000_000
+    key = make_key(env, key_alias="burst", max_budget_micros=budget, budget_duration="30d")
+    worst = worst_case()
+    assert 2 * ACTUAL - 1_000 <= worst <= 2 * ACTUAL  # about $0.02 against $0.01 spent
+    apps = [create_app() for _ in range(4)]
+    remaining, spent, served = budget, 0, 0
+    while True:
+        before = len(gateway_env.requests)
+        responses = await burst(apps, key, 200)
+        ok = [r for r in responses if r.status_code == 200]
+        refused = [r for r in responses if r.status_code != 200]
+        # no false denial: exactly as many as the allowance could reserve were admitted
+        assert len(ok) == min(200, remaining // worst)
+        assert len(gateway_env.requests) - before == len(ok)  # refused ones never went out
+        for response in refused:
+            assert response.status_code == 429
+            assert response.json()["error"]["type"] == "budget_exceeded"
+        await drain(env)
+        served += len(ok)
+        spent += len(ok) * ACTUAL
+        remaining = budget - spent
+        item = budget_item(env, "key", key)
+        assert item["spent"] == spent <= budget
+        assert item["reserved"] == 0
+        assert item["holds"] == {}
+        assert item["remaining"] == remaining
+        if not ok:
+            break
+    assert remaining < worst  # the budget was used until no reservation could fit
+    assert len(ledger(env)) == served
+
+
+async def test_the_tightest_budget_binds_and_a_refusal_never_calls_the_provider(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    from gateway.http.app import create_app
+
+    worst = worst_case()
+    make_team(env, "t", max_budget_micros=worst * 3)
+    first = make_key(env, team_id="t", max_budget_micros=worst * 100)
+    second = make_key(env, team_id="t", max_budget_micros=worst * 100)
+    app = create_app()
+    results = await burst([app], first, 2) + await burst([app], second, 2)
+    assert sorted(r.status_code for r in results) == [200, 200, 200, 429]
+    refused = next(r for r in results if r.status_code == 429)
+    assert "Team budget" in refused.json()["error"]["message"]
+    assert len(gateway_env.requests) == 3
+    await drain(env)
+    assert budget_item(env, "team", "t")["spent"] == 3 * ACTUAL
