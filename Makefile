@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend clean build validate
 
 venv: $(STAMP)
 
@@ -42,6 +42,9 @@ lock: venv
 
 bench: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.bench
+
+bench-spend: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.spend_bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

@@ -33,7 +33,8 @@ from gateway.billing.consumer import handle
 from gateway.local.provision import create_queues, load_template
 from gateway.local.spend_worker import SpendWorker
 from gateway.spend.events import Hold, SpendEvent
-from gateway.store.dynamo import Dynamo
+from gateway.store import table
+from gateway.store.dynamo import Dynamo, encode_item
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -265,10 +266,28 @@ def test_poison_reaches_the_dead_letter_queue_and_the_rest_count_once(
     assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-def test_the_lambda_entrypoint(gateway_table: GatewayTable) -> None:
-    """functions/spend/handler.py in its own interpreter (it configures logging for good)."""
-    events = [spend("r1", spend_micros=7), spend("r2", spend_micros=8)]
-    messages = [("m1", events[0].dumps().decode()), ("m2", events[1].dumps().decode())]
+def test_the_lambda_entrypoint_with_the_sample_event(gateway_table: GatewayTable) -> None:
+    """functions/spend/handler.py in its own interpreter (it configures logging for good),
+    fed events/spend_batch.sqs.json (`sam local invoke SpendFunction -e ...`): two spend
+    events of one budgeted key, and a message that is not a spend event."""
+    sample = json.loads((ROOT / "events" / "spend_batch.sqs.json").read_text())
+    records = sample["Records"]
+    events = [SpendEvent.parse(record["body"]) for record in records[:2]]
+    hold = events[0].holds[0]
+    gateway_table.client.put_item(  # the key's budget item as admission left it
+        TableName=gateway_table.name,
+        Item=encode_item(
+            {
+                "pk": table.budget_pk(hold.scope, hold.entity_id),
+                "sk": hold.period,
+                "max_budget_micros": hold.max_budget_micros,
+                "remaining": hold.max_budget_micros - 2 * hold.amount_micros,
+                "reserved": 2 * hold.amount_micros,
+                "spent": 0,
+                "holds": {e.request_id: {"a": hold.amount_micros, "d": 2**40} for e in events},
+            }
+        ),
+    )
     script = (
         "import importlib.util, json, sys\n"
         "from types import SimpleNamespace\n"
@@ -289,17 +308,23 @@ def test_the_lambda_entrypoint(gateway_table: GatewayTable) -> None:
     }
     done = subprocess.run(
         [sys.executable, "-c", script, str(ROOT / "functions/spend/handler.py")],
-        input=json.dumps(sqs_event(messages)),
+        input=json.dumps(sample),
         capture_output=True,
         text=True,
         env=env,
         check=True,
         timeout=60,
     )
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"batchItemFailures": []}
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "batchItemFailures": [{"itemIdentifier": records[2]["messageId"]}]
+    }
     logs = [json.loads(line) for line in done.stderr.splitlines() + done.stdout.splitlines()[:-1]]
     summary = [line for line in logs if line.get("message") == "spend batch applied"]
     assert summary
     assert summary[0]["service"] == "llm-gateway-spend"
     assert summary[0]["function_request_id"] == "req"
     assert_counted_once(gateway_table, events)
+    budget = next(i for i in gateway_table.items() if i["pk"].startswith("BUDGET#"))
+    cost = sum(e.spend_micros for e in events)
+    assert (budget["spent"], budget["reserved"], budget["holds"]) == (cost, 0, {})
+    assert budget["remaining"] == hold.max_budget_micros - cost

@@ -129,15 +129,31 @@ def _aws() -> tuple[Any, dict[str, str], dict[str, str]]:
     )
     props = load_template()["Resources"]["GatewayTable"]["Properties"]
     create_table(client, env["GATEWAY_TABLE"], props)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=aws.url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
+    )
+    env["GATEWAY_SPEND_QUEUE_URL"] = sqs.create_queue(QueueName=env["GATEWAY_TABLE"])["QueueUrl"]
     keys: dict[str, str] = {}
-    for label, parallel in (("rpm", None), ("rpm_parallel", 100)):
+    budget = 10**12  # micro-dollars: never binds, but every request reserves
+    for label, rpm, parallel, max_budget in (
+        ("rpm", 10**9, None, None),
+        ("rpm_parallel", 10**9, 100, None),
+        ("budget", None, None, budget),
+        ("rpm_budget", 10**9, None, budget),
+    ):
         key = generate_key()
         record = KeyRecord(
             token=hash_key(key),
             key_id=new_id(),
             key_name=display_name(key),
-            rpm_limit=10**9,
+            rpm_limit=rpm,
             max_parallel_requests=parallel,
+            max_budget_micros=max_budget,
+            budget_duration="1mo" if max_budget else None,
         )
         client.put_item(TableName=env["GATEWAY_TABLE"], Item=encode_item(item_of(record)))
         keys[label] = key
@@ -178,6 +194,8 @@ def _bench_config(sim_port: int, **extra: object) -> str:
             "api_base": f"http://{HOST}:{sim_port}/v1",
             "api_key": "sk-sim",
         },
+        # priced, so a budgeted key reserves a worst case
+        "model_info": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
     }
     json.dump({"model_list": [entry], **extra}, config)
     config.close()
@@ -244,9 +262,12 @@ def _keys(
     body: dict[str, object] = {
         "model": "bench",
         "messages": [{"role": "user", "content": "hello " * 20}],
+        "max_tokens": 64,
     }
     results: dict[str, float] = {}
+    aws.calls.clear()
     master = _run(client, url, body, n, {"authorization": f"Bearer {MASTER}"})
+    results["master_aws_calls_per_request"] = len(aws.calls) / n
     for label, key in keys.items():
         auth = {"authorization": f"Bearer {key}"}
         _run(client, url, body, 20, auth)  # warm the key cache

@@ -47,7 +47,7 @@ def _override(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
 
 
 @functools.lru_cache(maxsize=512)
-def _priced_model(model_ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+def priced_model(model_ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
     """genai-prices' model lookup (the slow part, ~1 ms), once per deployment."""
     from genai_prices import data_snapshot
 
@@ -99,7 +99,7 @@ def _fast_price(usage: TokenUsage, prices: Any) -> Decimal:
 def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
     from genai_prices import Usage
 
-    found = _priced_model(deployment.target.model, deployment.prices_provider)
+    found = priced_model(deployment.target.model, deployment.prices_provider)
     if found is None:
         return None
     provider, model = found

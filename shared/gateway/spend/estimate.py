@@ -71,7 +71,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import InvalidRequestError
-from gateway.spend.cost import MICROS, _priced_model
+from gateway.spend.cost import MICROS, priced_model
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -205,7 +205,7 @@ def _profile(model_ref: str, provider_id: str | None, info: ModelInfo) -> _Profi
     found = (
         _quiet_lookup(model_ref, provider_id)
         if overridden
-        else _priced_model(model_ref, provider_id)
+        else priced_model(model_ref, provider_id)
     )
     model = found[1] if found is not None else None
     windows = [w for w in (info.max_input_tokens, getattr(model, "context_window", None)) if w]
