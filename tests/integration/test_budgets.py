@@ -104,7 +104,7 @@ async def test_200_concurrent_requests_never_overshoot_a_one_dollar_budget(
         item = budget_item(env, "key", key)
         assert item["spent"] == spent <= budget
         assert item["reserved"] == 0
-        assert item["holds"] == {}
+        assert not any(item["holds"].values())  # every slot settled
         assert item["remaining"] == remaining
         if not ok:
             break

@@ -34,6 +34,8 @@ pytestmark = pytest.mark.anyio
 START_MS = 1_764_590_400_000  # 2025-12-01T12:00:00Z
 PERIOD = "1mo@1764547200"
 PERIOD_END = 1_767_225_600
+SLOT = str(START_MS // 60_000)  # the minute the holds were reserved in (long over)
+HEALED_SLOT = str(START_MS // 60_000 - 30)  # a minute whose holds admission gave back
 MAX = 10**12
 COUNTERS = (
     "spend_micros",
@@ -70,24 +72,22 @@ def spend(rid: str, **fields: Any) -> SpendEvent:
 
 
 def team_hold(amount: int, team: str = "t1", **more: Any) -> Hold:
+    more.setdefault("slot", SLOT if amount else "")
     return Hold("team", team, PERIOD, amount, max_budget_micros=MAX, period_end=PERIOD_END, **more)
 
 
 def reserve(env: GatewayTable, hold: Hold, rids: Iterable[str], **attributes: Any) -> None:
-    """The budget item as admission leaves it: each rid's hold reserved (deadline ahead)."""
-    holds = {rid: {"a": hold.amount_micros, "d": int(time.time()) + 600} for rid in rids}
-    reserved = sum(h["a"] for h in holds.values())
-    item = {
-        "pk": f"BUDGET#{hold.scope}#{hold.entity_id}",
-        "sk": hold.period,
-        "max_budget_micros": MAX,
-        "remaining": MAX - reserved,
-        "reserved": reserved,
-        "spent": 0,
-        "holds": holds,
-        "period_end": PERIOD_END,
-        **attributes,
-    }
+    """The budget item as admission leaves it, with each rid's hold reserved in its slot
+    (added to what earlier calls reserved on the same item)."""
+    key = {"pk": f"BUDGET#{hold.scope}#{hold.entity_id}", "sk": hold.period}
+    found = env.client.get_item(TableName=env.name, Key=encode_item(key)).get("Item")
+    item = decode_item(found) if found else {**key, "reserved": 0, "spent": 0, "holds": {}}
+    amount = hold.amount_micros * len(list(rids))
+    item["holds"][hold.slot] = item["holds"].get(hold.slot, 0) + amount
+    item["reserved"] += amount
+    item.update(
+        max_budget_micros=MAX, remaining=MAX - item["reserved"], period_end=PERIOD_END, **attributes
+    )
     env.client.put_item(TableName=env.name, Item=encode_item(item))
 
 
@@ -265,11 +265,12 @@ async def test_settlement_returns_the_unused_hold(gateway_table: GatewayTable) -
 
 async def test_a_healed_hold_is_charged_only(gateway_table: GatewayTable) -> None:
     hold = team_hold(5000)
-    reserve(gateway_table, hold, ["present"])  # "late"'s hold was healed by admission
+    late = team_hold(5000, slot=HEALED_SLOT)  # its slot was given back by admission
+    reserve(gateway_table, hold, ["present"])
     result = await Applier(Dynamo(gateway_table.name), alerts=FakeAlerts()).apply(
         [
             spend("present", spend_micros=700, holds=(hold,)),
-            spend("late", spend_micros=400, holds=(hold,)),
+            spend("late", spend_micros=400, holds=(late,)),
         ]
     )
     assert result.applied == {"present", "late"}
@@ -425,3 +426,16 @@ async def test_the_emulation_undoes_a_transaction_that_fails_midway(
     with pytest.raises(env.client.exceptions.ClientError):
         env.client.transact_write_items(TransactItems=actions)
     assert {(i["pk"], i["sk"]): i for i in env.items()} == before
+
+
+async def test_an_emptied_slot_is_removed_and_a_busy_one_kept(gateway_table: GatewayTable) -> None:
+    hold = team_hold(5000)  # a minute that is over
+    reserve(gateway_table, hold, ["a", "b"])
+    applier = Applier(Dynamo(gateway_table.name), alerts=FakeAlerts())
+    await applier.apply([spend("a", spend_micros=100, holds=(hold,))])
+    (item,) = items_by_prefix(gateway_table, "BUDGET#").values()
+    assert item["holds"] == {SLOT: 5000}  # "b" is still running
+    await applier.apply([spend("b", spend_micros=100, holds=(hold,))])
+    (item,) = items_by_prefix(gateway_table, "BUDGET#").values()
+    assert item["holds"] == {}
+    assert (item["reserved"], item["spent"]) == (0, 200)

@@ -92,7 +92,8 @@ async def test_a_failed_request_is_logged_at_no_cost_and_gives_its_hold_back(
     assert (item["status"], item["status_code"], item["spend_micros"]) == ("failure", 502, 0)
     assert item["error_code"] == "upstream_error"
     budget = budget_item(env, "key", key)
-    assert (budget["remaining"], budget["reserved"], budget["holds"]) == (1_000_000, 0, {})
+    assert (budget["remaining"], budget["reserved"]) == (1_000_000, 0)
+    assert not any(budget["holds"].values())
 
 
 async def test_a_cache_hit_is_logged_at_no_cost(
@@ -172,7 +173,8 @@ async def test_a_stream_cut_short_is_billed_once_for_what_it_consumed(
     assert item["spend_micros"] == item["completion_tokens"] * 1_000
     budget = budget_item(env, "key", key)
     assert budget["spent"] == item["spend_micros"]
-    assert (budget["reserved"], budget["holds"]) == (0, {})
+    assert budget["reserved"] == 0
+    assert not any(budget["holds"].values())
 
 
 async def test_sqs_down_loses_nothing(env: GatewayTable) -> None:
@@ -205,4 +207,5 @@ async def test_sqs_down_loses_nothing(env: GatewayTable) -> None:
     assert set(by_id(env)) == set(sent)
     budget = budget_item(env, "key", key)
     assert budget["spent"] == 5 * 10_000
-    assert (budget["reserved"], budget["holds"]) == (0, {})
+    assert budget["reserved"] == 0
+    assert not any(budget["holds"].values())

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from test_spend_apply import (
+    HEALED_SLOT,
     FakeAlerts,
     assert_counted_once,
     assert_settled,
@@ -100,9 +101,11 @@ def _events(rng: random.Random, count: int) -> tuple[list[SpendEvent], dict[Hold
         amount = rng.choice([0, 50_000, 200_000])
         if rng.random() < 0.6:
             hold = soft if team == "t0" else team_hold(amount, team=team)
-            holds.append(hold)
-            if hold.amount_micros and rng.random() > 0.05:  # 5%: healed by admission
+            if hold.amount_micros and rng.random() < 0.05:  # 5%: given back by admission
+                hold = team_hold(amount, team=team, slot=HEALED_SLOT)
+            elif hold.amount_micros:
                 reserved[hold].append(f"req-{i}")
+            holds.append(hold)
         if rng.random() < 0.2:
             holds.append(Hold("key", f"k{i % 12}", "all", 0))
         events.append(
@@ -284,7 +287,7 @@ def test_the_lambda_entrypoint_with_the_sample_event(gateway_table: GatewayTable
                 "remaining": hold.max_budget_micros - 2 * hold.amount_micros,
                 "reserved": 2 * hold.amount_micros,
                 "spent": 0,
-                "holds": {e.request_id: {"a": hold.amount_micros, "d": 2**40} for e in events},
+                "holds": {hold.slot: 2 * hold.amount_micros},
             }
         ),
     )

@@ -42,6 +42,7 @@ def event(rid: str = "r1", **fields: Any) -> SpendEvent:
 
 
 def hold(scope: str = "team", entity: str = "t1", amount: int = 1000, **more: Any) -> Hold:
+    more.setdefault("slot", "29409840" if amount else "")
     return Hold(scope=scope, entity_id=entity, period=PERIOD, amount_micros=amount, **more)
 
 
@@ -221,14 +222,15 @@ def test_settlement_returns_present_holds_and_charges_the_rest() -> None:
     ]
     txn = Transaction.of("t", events, {("healed", (table.budget_pk("team", "t1"), PERIOD))})
     (settlement,) = txn.settlements.values()
-    assert settlement.returned == {"present": 1000}
+    assert settlement.returned == {"present": (1000, "29409840")}
+    assert settlement.slots == {"29409840": 1000}
     assert settlement.cost == 600
     (update,) = [a["Update"] for a in txn.actions() if _keys(a)[0].startswith("BUDGET#")]
     _used(update)
     names = update["ExpressionAttributeNames"]
     assert [names[p] for p in re.findall(r"#n\d+", update["ConditionExpression"])] == [
         "holds",
-        "present",
+        "29409840",
     ]
     values = {k: decode_item({"x": v})["x"] for k, v in update["ExpressionAttributeValues"].items()}
     assert 1000 - 600 in values.values()  # remaining: returned amount minus every cost
@@ -255,7 +257,7 @@ def test_cancellation_reasons_name_duplicates_healed_holds_and_conflicts() -> No
     budget = (table.budget_pk("team", "t1"), PERIOD)
     events = [
         event("dup", holds=(hold(),)),
-        event("late", holds=(hold(),)),
+        event("late", holds=(hold(slot="29409000"),)),  # a slot admission gave back
         event("ok", holds=(hold(),)),
     ]
     txn = Transaction.of("t", events, ())
@@ -263,7 +265,7 @@ def test_cancellation_reasons_name_duplicates_healed_holds_and_conflicts() -> No
     reasons: list[tuple[str, dict[str, Any] | None]] = [("None", None)] * len(targets)
     reasons[0] = ("ConditionalCheckFailed", {"pk": "SPEND#dup"})
     budget_index = next(i for i, t in enumerate(targets) if t.key == budget)
-    reasons[budget_index] = ("ConditionalCheckFailed", {"holds": {"ok": {"a": 1000, "d": 1}}})
+    reasons[budget_index] = ("ConditionalCheckFailed", {"holds": {"29409840": 2000}})
     verdict = txn.read(reasons)
     assert verdict.duplicates == {"dup"}
     assert verdict.healed == {("late", budget)}  # "dup" is gone because it was applied

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from gateway.billing import alerts
-from gateway.billing.ledger import MAX_ACTIONS, Transaction, touched
+from gateway.billing.ledger import MAX_ACTIONS, Transaction, emptied_slots, sweep, touched
+from gateway.store.budgets import slot_of as budget_slot
 from gateway.store.dynamo import DynamoError, DynamoUnavailableError, TransactionCanceledError
 
 if TYPE_CHECKING:
@@ -127,7 +128,9 @@ class Applier:
                 fitting.append(event)
         for batch in pack(fitting):
             await self._commit(batch, result)
-        await self._alert([e for e in fitting if e.request_id not in result.failed], result)
+        settled = [e for e in fitting if e.request_id not in result.failed]
+        await self._alert(settled, result)
+        await self._sweep(settled)
         return result
 
     async def _commit(self, events: list[SpendEvent], result: ApplyResult) -> None:
@@ -159,6 +162,17 @@ class Applier:
                 result.applied |= set(pending)
                 return
         result.fail(pending, NotAppliedError(f"gave up after {self.attempts} attempts"))
+
+    async def _sweep(self, events: list[SpendEvent]) -> None:
+        """Remove the budget slots these events emptied, once their minute is over (a later
+        reservation in a removed slot starts it again). Best effort: a slot left behind
+        costs a few bytes until a refused reservation gives it back."""
+        current = budget_slot(self.clock())
+        for key, slot in sorted(emptied_slots(events, current)):
+            try:
+                await self.db.call("UpdateItem", sweep(key, slot))
+            except (DynamoError, DynamoUnavailableError):
+                continue  # not empty (a request of that minute is unsettled), or unreachable
 
     async def _alert(self, events: list[SpendEvent], result: ApplyResult) -> None:
         watches = alerts.watches(events)

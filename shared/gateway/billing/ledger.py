@@ -185,28 +185,38 @@ class CounterUpdate:
 class Settlement:
     """One budget item's settlement for the transaction's events.
 
-    A hold still in `holds` is returned (`remaining += amount - cost`, `reserved -=
-    amount`) and removed, on the condition that it is there; a hold admission healed in
-    the meantime (the request outlived its deadline) or that reserved nothing is a
-    plain charge (`remaining -= cost`). `spent += cost` either way.
+    A hold whose minute's slot is still in `holds` is returned (`remaining += amount -
+    cost`, `reserved -= amount`, `holds.<slot> -= amount`), on the condition that the
+    slot is there; a hold whose slot admission gave back in the meantime (its requests
+    outlived the deadline) or that reserved nothing is a plain charge (`remaining -=
+    cost`). `spent += cost` either way.
     """
 
     key: Key
     hold: Hold  # the latest event's: its period end and budgets are the current ones
     latest_ms: int = -1
-    returned: dict[str, int] = field(default_factory=dict)  # request id -> amount
+    returned: dict[str, tuple[int, str]] = field(default_factory=dict)  # rid -> amount, slot
     cost: int = 0
 
     def add(self, event: SpendEvent, hold: Hold, *, present: bool) -> None:
         self.cost += event.spend_micros
-        if present and hold.amount_micros > 0:
-            self.returned[event.request_id] = hold.amount_micros
+        if present and hold.amount_micros > 0 and hold.slot:
+            self.returned[event.request_id] = (hold.amount_micros, hold.slot)
         if event.end_ms >= self.latest_ms:
             self.hold, self.latest_ms = hold, event.end_ms
 
+    @property
+    def slots(self) -> dict[str, int]:
+        """Amount returned per slot."""
+        out: dict[str, int] = {}
+        for amount, slot in self.returned.values():
+            out[slot] = out.get(slot, 0) + amount
+        return out
+
     def action(self, table_name: str) -> dict[str, Any]:
         n = _Names()
-        hold, reserved = self.hold, sum(self.returned.values())
+        hold, slots = self.hold, self.slots
+        reserved = sum(slots.values())
         zero = n.value(0)
         start = f"if_not_exists({n.name('remaining')}, {n.value(hold.max_budget_micros or 0)})"
         sets = [
@@ -229,11 +239,10 @@ class Settlement:
                 f"{n.name('max_budget_micros')} = if_not_exists("
                 f"{n.name('max_budget_micros')}, {n.value(hold.max_budget_micros)})"
             )
-        paths = [f"{n.name('holds')}.{n.name(rid)}" for rid in self.returned]
+        paths = {slot: f"{n.name('holds')}.{n.name(slot)}" for slot in slots}
+        sets += [f"{path} = {path} - {n.value(slots[slot])}" for slot, path in paths.items()]
         expression = "SET " + ", ".join(sets)
-        if paths:
-            expression += " REMOVE " + ", ".join(paths)
-        condition = " AND ".join(f"attribute_exists({path})" for path in paths)
+        condition = " AND ".join(f"attribute_exists({path})" for path in paths.values())
         return _update(table_name, self.key, expression, n, condition or None)
 
 
@@ -345,6 +354,32 @@ class Transaction:
             else:
                 holds = (old or {}).get("holds") or {}
                 returned = self.settlements[target.key].returned
-                missing |= {(rid, target.key) for rid in returned if rid not in holds}
+                missing |= {
+                    (rid, target.key) for rid, (_, slot) in returned.items() if slot not in holds
+                }
         verdict.healed = {(rid, key) for rid, key in missing if rid not in verdict.duplicates}
         return verdict
+
+
+# ---- emptied budget slots ----------------------------------------------------------------
+
+
+def emptied_slots(events: Iterable[SpendEvent], current_slot: str) -> set[tuple[Key, str]]:
+    """(budget item, slot) the events settled in, for minutes already over."""
+    out: set[tuple[Key, str]] = set()
+    for event in events:
+        for key, hold in budget_holds(event).items():
+            if hold.slot and hold.amount_micros > 0 and int(hold.slot) < int(current_slot):
+                out.add((key, hold.slot))
+    return out
+
+
+def sweep(key: Key, slot: str) -> dict[str, Any]:
+    """Remove a slot that holds nothing any more."""
+    return {
+        "Key": encode_item({"pk": key[0], "sk": key[1]}),
+        "UpdateExpression": "REMOVE holds.#slot",
+        "ConditionExpression": "holds.#slot = :zero",
+        "ExpressionAttributeNames": {"#slot": slot},
+        "ExpressionAttributeValues": {":zero": encode(0)},
+    }

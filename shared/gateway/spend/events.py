@@ -34,7 +34,8 @@ class Hold:
 
     `amount_micros` is the worst case reserved on the item `BUDGET#<scope>#<entity_id>`
     / `<period>` at admission (0: nothing reserved, the level only tracks spend, e.g. a
-    soft budget alone). Settlement returns `amount - cost` and charges `cost`.
+    soft budget alone), in the item's `holds` slot of the reservation's minute (`slot`,
+    epoch minutes). Settlement returns `amount - cost` and charges `cost`.
     """
 
     scope: str  # "key", "team" or "user"
@@ -44,6 +45,7 @@ class Hold:
     max_budget_micros: int | None = None
     soft_budget_micros: int | None = None
     period_end: int | None = None  # epoch seconds, None for the unbounded period
+    slot: str = ""  # epoch minute of the reservation ("" when nothing was reserved)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,21 +8,27 @@ item, so budgets reset exactly on time with no job. The item holds
     remaining          max - spent - reserved (kept, since conditions cannot do arithmetic)
     reserved           sum of the holds
     spent              settled spend (the spend function adds it)
-    holds              request id -> {a: amount, d: deadline}: reservations not yet settled
+    holds              epoch minute -> amount reserved in that minute and not yet settled
 
-Admission reserves with `SET remaining = remaining - :a ...` on the condition
-`max_budget_micros = :max AND remaining >= :a`, in the same write as the rate limits
-(gateway/store/limits.py). A refused write returns the old item, which says what to do:
-open the period's item (missing), re-base it on a changed budget (`remaining = max -
-spent - reserved`, conditioned on the values it was computed from), give back holds
-whose deadline has passed, or refuse with 429 `budget_exceeded`.
+Admission reserves with `SET remaining = remaining - :a, holds.<minute> += :a ...` on
+the condition `max_budget_micros = :max AND remaining >= :a`, in the same write as the
+rate limits (gateway/store/limits.py). A refused write returns the old item, which
+says what to do: open the period's item (missing), re-base it on a changed budget
+(`remaining = max - spent - reserved`, conditioned on the values it was computed
+from), give back slots whose deadline has passed, or refuse with 429 `budget_exceeded`.
 
-A hold's deadline is HOLD_S after the reservation: longer than any request can run (the
-API function's 900 s timeout) plus a margin for the spend event's delivery. A request
-that crashed before its spend event was sent never settles; its hold is given back by
-the first reservation on that budget that would otherwise be refused after the
-deadline. A late settlement of a given-back hold charges its cost without returning it
-again (gateway/billing/apply.py), so nothing is counted twice.
+Holds are summed per minute, not kept per request: the item stays small (at most
+about HOLD_S / 60 slots) however many requests are in flight or waiting to settle, so
+every write of it costs one write unit and it can never outgrow DynamoDB's 400 KB.
+Settlement subtracts each request's amount from its minute's slot; the spend function
+removes slots that reached zero.
+
+A slot's deadline is HOLD_S after its minute ends: longer than any request can run
+(the API function's 900 s timeout) plus a margin for the spend event's delivery.
+Whatever a slot still holds then belongs to requests that crashed before their spend
+event was sent; the first reservation on that budget that would otherwise be refused
+gives it back. A late settlement of a given-back slot charges its cost without
+returning it again (gateway/billing/ledger.py), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -35,12 +41,13 @@ from gateway.spend.cost import format_usd
 from gateway.spend.events import Hold
 from gateway.spend.periods import period_of
 from gateway.store import table
-from gateway.store.dynamo import encode_item, values
+from gateway.store.dynamo import encode, encode_item, values
 
 if TYPE_CHECKING:
     from gateway.store.dynamo import Item
 
 HOLD_S = 1500  # 900 s function timeout + 10 min for the spend event to be applied
+SLOT_S = 60
 RETENTION_S = 90 * 86_400  # a finished period's item is kept this long (TTL) for reports
 
 
@@ -64,25 +71,33 @@ class Budget:
             max_budget_micros=self.max_micros,
             soft_budget_micros=self.soft_micros,
             period_end=period.end,
+            slot=slot_of(now) if amount > 0 else "",
         )
+
+
+def slot_of(now: float) -> str:
+    return str(int(now // SLOT_S))
+
+
+def slot_expired(slot: str, now: float) -> bool:
+    """Whether every request that reserved in `slot` has ended or died."""
+    return (int(slot) + 1) * SLOT_S + HOLD_S <= now
 
 
 def _key(hold: Hold) -> dict[str, Any]:
     return encode_item({"pk": table.budget_pk(hold.scope, hold.entity_id), "sk": hold.period})
 
 
-def reservation(hold: Hold, request_id: str, now: float) -> dict[str, Any]:
+def reservation(hold: Hold) -> dict[str, Any]:
     """The update that reserves `hold.amount_micros` (the admission's action for the level)."""
     return {
         "Key": _key(hold),
         "UpdateExpression": "SET remaining = remaining - :a, reserved = reserved + :a, "
-        "holds.#rid = :hold",
+        "holds.#slot = if_not_exists(holds.#slot, :zero) + :a",
         "ConditionExpression": "max_budget_micros = :max AND remaining >= :a",
-        "ExpressionAttributeNames": {"#rid": request_id},
+        "ExpressionAttributeNames": {"#slot": hold.slot},
         "ExpressionAttributeValues": values(
-            a=hold.amount_micros,
-            max=hold.max_budget_micros,
-            hold={"a": hold.amount_micros, "d": int(now) + HOLD_S},
+            a=hold.amount_micros, max=hold.max_budget_micros, zero=0
         ),
     }
 
@@ -113,9 +128,9 @@ def diagnose(hold: Hold, old: Item | None, now: float) -> Fix | BudgetExceededEr
     if old.get("max_budget_micros") != hold.max_budget_micros:
         return Fix(_rebase(hold, old))
     expired = {
-        rid: int(entry["a"])
-        for rid, entry in (old.get("holds") or {}).items()
-        if int(entry.get("d", 0)) <= now
+        slot: int(amount)
+        for slot, amount in (old.get("holds") or {}).items()
+        if slot_expired(slot, now)
     }
     if expired:
         return Fix(_give_back(hold, expired))
@@ -181,16 +196,21 @@ def _rebase(hold: Hold, old: Item) -> dict[str, Any]:
 
 
 def _give_back(hold: Hold, expired: dict[str, int]) -> dict[str, Any]:
-    """Return the holds of requests that can no longer be running (their sandbox died)."""
-    names = {f"#h{i}": rid for i, rid in enumerate(expired)}
-    total = sum(expired.values())
+    """Return what expired slots still hold: requests that can no longer be running (their
+    sandbox died). Each slot is removed on the condition that it still holds what was
+    read, so a settlement landing in between makes this write fail and be re-read."""
+    names = {f"#h{i}": slot for i, slot in enumerate(expired)}
+    amounts = {f":h{i}": amount for i, amount in enumerate(expired.values())}
     return {
         "Key": _key(hold),
         "UpdateExpression": "SET remaining = remaining + :t, reserved = reserved - :t REMOVE "
         + ", ".join(f"holds.{name}" for name in names),
-        "ConditionExpression": " AND ".join(f"attribute_exists(holds.{name})" for name in names),
+        "ConditionExpression": " AND ".join(
+            f"holds.{name} = {value}" for name, value in zip(names, amounts, strict=True)
+        ),
         "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values(t=total),
+        "ExpressionAttributeValues": values(t=sum(expired.values()))
+        | {key: encode(amount) for key, amount in amounts.items()},
     }
 
 

@@ -147,7 +147,7 @@ class Limiter:
                 )
                 for level in admission.levels
             ]
-            actions += [budgets.reservation(h, admission.request_id, now) for h in reserving]
+            actions += [budgets.reservation(hold) for hold in reserving]
             try:
                 new_items = await self._write(actions)
             except _Refused as refused:
