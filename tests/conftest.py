@@ -222,5 +222,21 @@ def gateway_table(
 
 
 @pytest.fixture
+def spend_env(
+    gateway_env: SimulatorApp,
+    gateway_table: GatewayTable,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> GatewayTable:
+    """The gateway on a fresh table with a spend queue, and a `metered` model priced at
+    $0.001 per output token (tests/spend_helpers.py)."""
+    from spend_helpers import spend_queue, write_metered_config
+
+    write_metered_config(tmp_path, gateway_env.state.url, monkeypatch)
+    spend_queue(gateway_table, monkeypatch)
+    return gateway_table
+
+
+@pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -14,11 +14,9 @@ import anyio
 import pytest
 
 from keys import asgi_client, bearer, chat, make_key, make_team
-from spend_helpers import budget_item, drain, ledger, spend_queue, write_metered_config
+from spend_helpers import budget_item, drain, ledger
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from conftest import GatewayTable
     from gateway.local.simulator import SimulatorApp
 
@@ -30,15 +28,8 @@ MAX_TOKENS = 19
 
 
 @pytest.fixture
-def env(
-    gateway_env: SimulatorApp,
-    gateway_table: GatewayTable,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> GatewayTable:
-    write_metered_config(tmp_path, gateway_env.state.url, monkeypatch)
-    spend_queue(gateway_table, monkeypatch)
-    return gateway_table
+def env(spend_env: GatewayTable) -> GatewayTable:
+    return spend_env
 
 
 def worst_case() -> int:

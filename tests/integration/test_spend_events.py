@@ -15,7 +15,7 @@ import pytest
 
 from keys import asgi_client, bearer, chat, make_key, make_team
 from servers import serve
-from spend_helpers import budget_item, drain, ledger, spend_queue, write_metered_config
+from spend_helpers import budget_item, drain, ledger
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,15 +29,8 @@ PROMPT = "one two three four five six seven"  # the simulator answers 10 output 
 
 
 @pytest.fixture
-def env(
-    gateway_env: SimulatorApp,
-    gateway_table: GatewayTable,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> GatewayTable:
-    write_metered_config(tmp_path, gateway_env.state.url, monkeypatch)
-    spend_queue(gateway_table, monkeypatch)
-    return gateway_table
+def env(spend_env: GatewayTable) -> GatewayTable:
+    return spend_env
 
 
 def by_id(env: GatewayTable) -> dict[str, dict[str, Any]]:

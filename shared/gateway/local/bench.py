@@ -120,22 +120,15 @@ def _aws() -> tuple[Any, dict[str, str], dict[str, str]]:
         "AWS_REGION": "us-east-1",
         "GATEWAY_TABLE": f"bench-{uuid.uuid4().hex[:8]}",  # moto's state outlives a server
     }
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=aws.url,
-        region_name="us-east-1",
+    session = boto3.Session(
         aws_access_key_id="bench",
         aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
+        region_name="us-east-1",
     )
+    client = session.client("dynamodb", endpoint_url=aws.url)
     props = load_template()["Resources"]["GatewayTable"]["Properties"]
     create_table(client, env["GATEWAY_TABLE"], props)
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=aws.url,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
-    )
+    sqs = session.client("sqs", endpoint_url=aws.url)
     env["GATEWAY_SPEND_QUEUE_URL"] = sqs.create_queue(QueueName=env["GATEWAY_TABLE"])["QueueUrl"]
     keys: dict[str, str] = {}
     budget = 10**12  # micro-dollars: never binds, but every request reserves
@@ -334,10 +327,13 @@ def measure_cache_hits(n: int) -> dict[str, float]:
     return results
 
 
-def measure_dynamodb_call(n: int) -> float:
-    """CPU ms of one UpdateItem-sized call on a kept connection (this thread only)."""
+def measure_aws_calls(n: int) -> dict[str, float]:
+    """CPU ms of one UpdateItem-sized DynamoDB call, and of one spend event (built,
+    serialized, signed and sent to SQS), each on a kept connection (this thread only)."""
     import asyncio
 
+    from gateway.billing.queue import SpendQueue
+    from gateway.spend.events import Hold, SpendEvent
     from gateway.store.dynamo import Dynamo, reset
 
     answer = b'{"Attributes":{"requests":{"N":"7"},"window":{"N":"29000000"}}}'
@@ -353,7 +349,7 @@ def measure_dynamodb_call(n: int) -> float:
         except asyncio.IncompleteReadError:
             writer.close()  # the client closed its connection
 
-    async def run() -> float:
+    async def run() -> dict[str, float]:
         server = await asyncio.start_server(serve, HOST, 0)
         port = server.sockets[0].getsockname()[1]
         db = Dynamo("bench", endpoint=f"http://{HOST}:{port}", region="us-east-1")
@@ -373,11 +369,23 @@ def measure_dynamodb_call(n: int) -> float:
         start = time.thread_time()
         for _ in range(n):
             await db.call("UpdateItem", payload)
-        cpu = (time.thread_time() - start) / n * 1000
+        dynamodb = (time.thread_time() - start) / n * 1000
+        queue = SpendQueue("https://sqs.us-east-1.amazonaws.com/1/q", endpoint=db.url[:-1])
+        hold = Hold("key", "k" * 32, "1mo@1764547200", 20_000, 10**8, None, 1767225600, "1")
+        start = time.thread_time()
+        for i in range(n):
+            event = SpendEvent(
+                f"{i:032x}", 1, 2, api_key="a" * 64, key_id="k" * 32, key_alias="svc",
+                team_id="team", user_id="user", model_group="gpt-4o-mini", model="gpt-4o-mini",
+                model_id="d1", provider="openai", prompt_tokens=100, completion_tokens=50,
+                spend_micros=45, tags=("prod",), holds=(hold,),
+            )  # fmt: skip
+            await queue.send(event.dumps(), event.request_id)
+        spend = (time.thread_time() - start) / n * 1000
         reset()
         await asyncio.sleep(0.05)
         server.close()
-        return cpu
+        return {"dynamodb_call_cpu_ms": dynamodb, "spend_event_send_cpu_ms": spend}
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -392,7 +400,8 @@ def main() -> None:
     print(f"import: {wall:.3f} s wall, {rss:.0f} MB RSS (median of 5)")
     for key, value in measure_overhead(args.n).items():
         print(f"{key}: {value:.2f}")
-    print(f"dynamodb_call_cpu_ms (kept connection): {measure_dynamodb_call(args.n * 4):.3f}")
+    for key, value in measure_aws_calls(args.n * 4).items():
+        print(f"{key} (kept connection): {value:.3f}")
     for key, value in measure_cache_hits(args.n).items():
         print(f"{key}: {value:.2f}")
 
