@@ -64,3 +64,66 @@ def test_silence_is_filled_with_comments_and_chunks_pass_in_order() -> None:
     assert sent[-2:] == [b"data: 2\n\n", b""]
     assert 2 <= sent.count(KEEP_ALIVE) <= 4
     assert closed == [True]
+
+
+# ---- Finishing: end-of-request work after the body, before the response ends ----------------
+
+
+def finishing_log(inner: Any, fail_send: bool = False) -> list[str]:
+    from gateway.http.streaming import Finishing
+
+    log: list[str] = []
+
+    async def after() -> None:
+        log.append("after")
+
+    async def send(message: dict[str, Any]) -> None:
+        if fail_send and message.get("body"):
+            raise OSError("client went away")
+        log.append(f"{message['type']}:{message.get('body', b'')!r}:{message.get('more_body')}")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def main() -> None:
+        await Finishing(inner, after)({"type": "http"}, receive, send)
+
+    if fail_send:
+        with pytest.raises(OSError, match="went away"):
+            anyio.run(main)
+    else:
+        anyio.run(main)
+    return log
+
+
+def test_the_body_goes_out_before_the_work_and_the_end_after_it() -> None:
+    from starlette.responses import Response
+
+    log = finishing_log(Response(b'{"ok":1}', media_type="application/json"))
+    assert log == [
+        "http.response.start:b'':None",
+        "http.response.body:b'{\"ok\":1}':True",
+        "after",
+        "http.response.body:b'':False",
+    ]
+
+
+def test_a_stream_runs_the_work_once_after_its_last_chunk() -> None:
+    from starlette.responses import StreamingResponse
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"a"
+        yield b"b"
+
+    log = finishing_log(StreamingResponse(chunks()))
+    assert log[-3:] == ["http.response.body:b'b':True", "after", "http.response.body:b'':False"]
+    assert log.count("after") == 1
+
+
+def test_the_work_runs_when_the_client_left() -> None:
+    from starlette.responses import Response
+
+    assert finishing_log(Response(b"x"), fail_send=True) == [
+        "http.response.start:b'':None",
+        "after",
+    ]

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 import anyio
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import errors
@@ -25,14 +26,13 @@ from gateway.http.auth import authenticate
 from gateway.http.body import parse_json, read_body, reject_routing_overrides, validate_chat
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
-from gateway.http.streaming import AccountedResponse, KeepAliveStreamingResponse
+from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
 from gateway.spend.estimate import reachable_deployments, worst_case_micros
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
-    from starlette.responses import Response
 
     from gateway.completions import Outcome
     from gateway.config import GatewayConfig
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gateway.router.settings import RouterSettings
     from gateway.schemas.openai import ChatCompletionRequest
     from gateway.spend.events import Hold
+    from gateway.store.limits import Admission
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -71,10 +72,8 @@ async def chat_completions(request: Request) -> Response:
         if cache is not None:
             cached, replace_etag = await caching.hit(cache, chat, rid)
             if cached is not None:
-                await admission.release(0)
-                await account.close(request, None, cache_hit=True)
                 cached.headers.update(admission.headers)
-                return cached
+                return Finishing(cached, _hit_finished(request, account, admission))
         outcome = await routing.router(request).complete(
             chat,
             config,
@@ -109,9 +108,8 @@ async def chat_completions(request: Request) -> Response:
             media_type="text/event-stream",
             headers={**SSE_HEADERS, **headers},
         )
-    return AccountedResponse(
-        outcome.body, after=outcome.ended, media_type="application/json", headers=headers
-    )
+    answer = Response(outcome.body, media_type="application/json", headers=headers)
+    return Finishing(answer, outcome.ended)
 
 
 def _holds(
@@ -130,6 +128,16 @@ def _holds(
         deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
         amount = worst_case_micros(body_bytes, chat, deployments)
     return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]
+
+
+def _hit_finished(
+    request: Request, account: Account, admission: Admission
+) -> Callable[[], Awaitable[None]]:
+    async def finished() -> None:
+        await admission.release(0)
+        await account.close(request, None, cache_hit=True)
+
+    return finished
 
 
 def _failed(account: Account) -> Callable[[errors.GatewayError], Awaitable[None]]:

@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
 
 KEEP_ALIVE = b": keep-alive\n\n"
 
@@ -81,22 +81,44 @@ class KeepAliveStreamingResponse(StreamingResponse):
             tasks.cancel_scope.cancel()
 
 
-class AccountedResponse(Response):
-    """A whole body sent at once, then `after` (shielded), then the end of the response."""
+class Finishing(Response):
+    """Another response, with `after` run (once, shielded) before its last message: the
+    body goes out first, then `after`, then the end of the response. Also runs `after`
+    if the response fails or the client leaves."""
 
-    def __init__(
-        self, content: bytes, *, after: Callable[[], Awaitable[None]], **kwargs: Any
-    ) -> None:
-        super().__init__(content, **kwargs)
+    def __init__(self, inner: Response, after: Callable[[], Awaitable[None]]) -> None:
+        self.inner = inner
         self.after = after
+        self.status_code = inner.status_code
+        self.background = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
+    @property
+    def headers(self) -> Any:
+        return self.inner.headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        done = False
+
+        async def finish() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                with anyio.CancelScope(shield=True):
+                    await self.after()
+
+        async def sending(message: Message) -> None:
+            last = message["type"] == "http.response.body" and not message.get("more_body")
+            if not last:
+                await send(message)
+                return
+            if message.get("body"):
+                await send(
+                    {"type": "http.response.body", "body": message["body"], "more_body": True}
+                )
+            await finish()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
         try:
-            await send({"type": "http.response.body", "body": self.body, "more_body": True})
+            await self.inner(scope, receive, sending)
         finally:
-            with anyio.CancelScope(shield=True):
-                await self.after()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await finish()
