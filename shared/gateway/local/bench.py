@@ -327,71 +327,6 @@ def measure_cache_hits(n: int) -> dict[str, float]:
     return results
 
 
-def measure_aws_calls(n: int) -> dict[str, float]:
-    """CPU ms of one UpdateItem-sized DynamoDB call, and of one spend event (built,
-    serialized, signed and sent to SQS), each on a kept connection (this thread only)."""
-    import asyncio
-
-    from gateway.billing.queue import SpendQueue
-    from gateway.spend.events import Hold, SpendEvent
-    from gateway.store.dynamo import Dynamo, reset
-
-    answer = b'{"Attributes":{"requests":{"N":"7"},"window":{"N":"29000000"}}}'
-    reply = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(answer), answer)
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
-                writer.write(reply)
-        except asyncio.IncompleteReadError:
-            writer.close()  # the client closed its connection
-
-    async def run() -> dict[str, float]:
-        server = await asyncio.start_server(serve, HOST, 0)
-        port = server.sockets[0].getsockname()[1]
-        db = Dynamo("bench", endpoint=f"http://{HOST}:{port}", region="us-east-1")
-        payload = {
-            "Key": {"pk": {"S": "LIMIT#key#k"}, "sk": {"S": "LIMIT"}},
-            "UpdateExpression": "SET expires_at = :e ADD requests :one",
-            "ConditionExpression": "#w = :w",
-            "ExpressionAttributeNames": {"#w": "window"},
-            "ExpressionAttributeValues": {
-                ":e": {"N": "1"},
-                ":one": {"N": "1"},
-                ":w": {"N": "29000000"},
-            },
-        }
-        for _ in range(100):
-            await db.call("UpdateItem", payload)
-        start = time.thread_time()
-        for _ in range(n):
-            await db.call("UpdateItem", payload)
-        dynamodb = (time.thread_time() - start) / n * 1000
-        queue = SpendQueue("https://sqs.us-east-1.amazonaws.com/1/q", endpoint=db.url[:-1])
-        hold = Hold("key", "k" * 32, "1mo@1764547200", 20_000, 10**8, None, 1767225600, "1")
-        start = time.thread_time()
-        for i in range(n):
-            event = SpendEvent(
-                f"{i:032x}", 1, 2, api_key="a" * 64, key_id="k" * 32, key_alias="svc",
-                team_id="team", user_id="user", model_group="gpt-4o-mini", model="gpt-4o-mini",
-                model_id="d1", provider="openai", prompt_tokens=100, completion_tokens=50,
-                spend_micros=45, tags=("prod",), holds=(hold,),
-            )  # fmt: skip
-            await queue.send(event.dumps(), event.request_id)
-        spend = (time.thread_time() - start) / n * 1000
-        reset()
-        await asyncio.sleep(0.05)
-        server.close()
-        return {"dynamodb_call_cpu_ms": dynamodb, "spend_event_send_cpu_ms": spend}
-
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    return asyncio.run(run())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=500, help="requests per measurement")
@@ -400,6 +335,8 @@ def main() -> None:
     print(f"import: {wall:.3f} s wall, {rss:.0f} MB RSS (median of 5)")
     for key, value in measure_overhead(args.n).items():
         print(f"{key}: {value:.2f}")
+    from gateway.local.call_cost import measure_aws_calls
+
     for key, value in measure_aws_calls(args.n * 4).items():
         print(f"{key} (kept connection): {value:.3f}")
     for key, value in measure_cache_hits(args.n).items():
