@@ -128,6 +128,15 @@ class BudgetExceededError(GatewayError):
     code = "budget_exceeded"
 
 
+class ClientClosedError(GatewayError):
+    """The client left before the answer ended. Never sent (nobody is listening): it
+    names how the request ended in its spend log, with nginx's 499."""
+
+    status = 499
+    type = "client_closed_request"
+    code = "client_disconnected"
+
+
 class UpstreamError(GatewayError):
     """The provider failed or answered something we cannot use."""
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.billing.emit import SpendEmitter
 from gateway.config import settings
-from gateway.errors import InvalidRequestError
+from gateway.errors import ClientClosedError, InvalidRequestError
 from gateway.http.dependencies import per_instance
 from gateway.router.engine import Journey
 from gateway.spend.events import MAX_TAGS, SpendEvent
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from gateway.store.limits import Admission
 
 MAX_TAG_CHARS = 128
-CLIENT_CLOSED = 499  # the status of a stream the client left (nginx's convention)
 
 
 def tags_of(data: dict[str, Any]) -> tuple[str, ...]:
@@ -82,11 +81,12 @@ class Account:
         key = identity.key if identity is not None else None
         last = self.journey.attempts[-1] if self.journey.attempts else None
         usage = outcome.usage if outcome is not None else None
+        failure = self.failure
+        if failure is None and outcome is not None and not outcome.complete:
+            failure = ClientClosedError("The client left before the stream ended.")
         status, status_code, error_code = "success", 200, None
-        if self.failure is not None:
-            status, status_code, error_code = "failure", self.failure.status, self.failure.code
-        elif outcome is not None and not outcome.complete:
-            status, status_code, error_code = "failure", CLIENT_CLOSED, "client_disconnected"
+        if failure is not None:
+            status, status_code, error_code = "failure", failure.status, failure.code
         return SpendEvent(
             request_id=self.request_id,
             start_ms=_ms(self.started),

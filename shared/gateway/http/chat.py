@@ -86,9 +86,7 @@ async def chat_completions(request: Request) -> Response:
             journey=account.journey,
         )
     except BaseException as exc:
-        account.failure = (
-            exc if isinstance(exc, errors.GatewayError) else errors.InternalError("Failed.")
-        )
+        account.failure = _failure(exc)
         with anyio.CancelScope(shield=True):  # also when the client left (cancellation)
             await admission.release(0)
             await account.close(request, None)
@@ -128,6 +126,15 @@ def _holds(
         deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
         amount = worst_case_micros(body_bytes, chat, deployments)
     return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]
+
+
+def _failure(exc: BaseException) -> errors.GatewayError:
+    """How a request that failed before its answer ended, for its spend log."""
+    if isinstance(exc, errors.GatewayError):
+        return exc
+    if isinstance(exc, anyio.get_cancelled_exc_class()):  # the client left while it waited
+        return errors.ClientClosedError("The client left before the answer.")
+    return errors.InternalError("The request failed.")
 
 
 def _hit_finished(
