@@ -45,12 +45,17 @@ def worst_case() -> int:
     return worst_case_micros(len(raw), request, config.groups["metered"])
 
 
-async def burst(apps: list[Any], key: str, total: int) -> list[Any]:
+async def burst(
+    apps: list[Any], key: str, total: int, failing: frozenset[int] = frozenset()
+) -> list[Any]:
+    """`total` requests at once over the instances; those numbered in `failing` get a 500
+    from the provider (the simulator drops its marker: the answer's size is the same)."""
     responses: list[Any] = [None] * total
     clients = [asgi_client(app) for app in apps]
 
     async def one(i: int) -> None:
-        body = chat("metered", PROMPT, max_tokens=MAX_TOKENS)
+        prompt = f"{PROMPT} [sim-fault:500]" if i in failing else PROMPT
+        body = chat("metered", prompt, max_tokens=MAX_TOKENS)
         raw = json.dumps(body).encode()  # the same bytes worst_case() measured
         responses[i] = await clients[i % len(clients)].post(
             "/v1/chat/completions",
@@ -120,3 +125,29 @@ async def test_the_tightest_budget_binds_and_a_refusal_never_calls_the_provider(
     assert len(gateway_env.requests) == 3
     await drain(env)
     assert budget_item(env, "team", "t")["spent"] == 3 * ACTUAL
+
+
+async def test_throttling_and_provider_failures_never_overshoot_or_leak(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    """The burst again on 4 instances, with 10% of the admission writes throttled past
+    their retries' first attempt and 5% of the requests failing at the provider."""
+    from gateway.http.app import create_app
+
+    budget = 500_000
+    key = make_key(env, max_budget_micros=budget)
+    apps = [create_app() for _ in range(4)]
+    env.emulation.inject("UpdateItem", "throttle", times=20)
+    failing = frozenset(range(0, 200, 20))
+    responses = await burst(apps, key, 200, failing)
+    codes = sorted({r.status_code for r in responses})
+    assert set(codes) <= {200, 429, 502, 503}, codes
+    served = sum(1 for r in responses if r.status_code == 200)
+    assert served > 0
+    await drain(env)
+    item = budget_item(env, "key", key)
+    assert item["spent"] == served * ACTUAL <= budget
+    assert item["reserved"] == 0
+    assert not any(item["holds"].values())
+    assert item["remaining"] == budget - served * ACTUAL
+    assert len(ledger(env)) == sum(1 for r in responses if r.status_code in (200, 502))
