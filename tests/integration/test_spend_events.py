@@ -202,3 +202,32 @@ async def test_sqs_down_loses_nothing(env: GatewayTable) -> None:
     assert budget["spent"] == 5 * 10_000
     assert budget["reserved"] == 0
     assert not any(budget["holds"].values())
+
+
+async def test_a_cut_anthropic_stream_keeps_the_providers_own_input_count(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    """Anthropic reports the input in message_start: a cut stream is charged that count,
+    and only its output is the gateway's estimate."""
+    from gateway.http.app import create_app
+
+    key = make_key(env)
+    gateway_env.set_fault("stall_after_first")
+    body = chat("claude-3-5-haiku", PROMPT, max_tokens=19, stream=True)
+    with (
+        serve(create_app()) as url,
+        httpx.Client(base_url=url, timeout=20) as client,
+    ):
+        with client.stream("POST", "/v1/chat/completions", json=body, headers=bearer(key)) as r:
+            assert next(r.iter_raw()).startswith(b"data: ")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and gateway_env.sim.open_streams:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    assert await drain(env) == 1
+    (item,) = ledger(env)
+    assert item["provider"] == "anthropic"
+    assert item["prompt_tokens"] == 9  # the simulator's count for the prompt, not a guess
+    assert 1 <= item["completion_tokens"] <= 19
+    assert item["usage_estimated"] is True
+    assert item["spend_micros"] > 0
