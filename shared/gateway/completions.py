@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gateway import errors
 from gateway.providers import responses, sse, transport
-from gateway.providers.spec import ResponseMeta
+from gateway.providers.spec import ResponseMeta, Surface
 from gateway.redaction import redact
 from gateway.spend.cost import cost_micros, format_usd
 from gateway.spend.partial import cut_stream_usage
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from gateway.config import Deployment
     from gateway.providers.spec import (
         Dialect,
+        Speaker,
         StreamState,
         Target,
         TokenUsage,
@@ -49,6 +50,41 @@ MAX_RECORDED_CHUNKS = 20_000  # a longer stream is not recorded whole, so never 
 def dialect(name: str) -> Dialect:
     """Dialects are imported on first use, never at app import."""
     return cast("Dialect", importlib.import_module(f"gateway.providers.{name}"))
+
+
+class ChatSurface:
+    """OpenAI's chat completions: chunks as `data:` events, usage chunk, cost, [DONE]."""
+
+    id_prefix = "chatcmpl-"
+
+    def encode(self, item: Any) -> bytes:
+        return sse.encode(item)
+
+    def body(self, response: Any) -> bytes:
+        return sse.dumps(response)
+
+    def error(self, error: errors.GatewayError) -> bytes:
+        return sse.encode(error.body())
+
+    def tail(
+        self,
+        request: ChatCompletionRequest,
+        meta: ResponseMeta,
+        usage: TokenUsage | None,
+        cost: int | None,
+    ) -> bytes:
+        out = b""
+        if request.wants_usage_chunk and usage is not None:
+            out += sse.encode(responses.usage_chunk(meta, usage))
+        return out + cost_comment(cost) + sse.DONE
+
+
+CHAT = ChatSurface()
+
+
+def cost_comment(cost: int | None) -> bytes:
+    """A stream's cost, as an SSE comment (its headers left before the usage existed)."""
+    return b"" if cost is None else f": x-gateway-cost-usd={format_usd(cost)}\n\n".encode()
 
 
 @dataclass(slots=True)
@@ -118,19 +154,32 @@ async def attempt(
     timeout_s: float,
     first_byte_s: float,
     record: bool = False,
+    speaker: Speaker | None = None,
+    surface: Surface = CHAT,
 ) -> Outcome:
     """Call one deployment. `timeout_s` bounds each wait on it, `first_byte_s` a stream's
-    wait for its first event. Raises GatewayError for anything before the first byte."""
+    wait for its first event. Raises GatewayError for anything before the first byte.
+    `speaker` replaces the deployment's dialect and `surface` OpenAI's output shapes
+    (the Messages API serves other shapes through the same attempt)."""
     target = deployment.target
-    speaker = dialect(target.dialect)
+    speaker = speaker or dialect(target.dialect)
     upstream = speaker.build_request(request, target)
-    meta = ResponseMeta(id=f"chatcmpl-{request_id}", created=int(time.time()), model=request.model)
+    meta = ResponseMeta(
+        id=f"{surface.id_prefix}{request_id}", created=int(time.time()), model=request.model
+    )
     headers = _headers(request_id, target, upstream.dropped_params)
     started = time.monotonic()
     if upstream.stream:
         sink: list[Any] | None = [] if record else None
         outcome = await _open_stream(
-            speaker, upstream, deployment, meta, request, headers, (timeout_s, first_byte_s), sink
+            (speaker, surface),
+            upstream,
+            deployment,
+            meta,
+            request,
+            headers,
+            (timeout_s, first_byte_s),
+            sink,
         )
         outcome.first_byte_s = time.monotonic() - started
         return outcome
@@ -144,7 +193,7 @@ async def attempt(
     cost = cost_micros(completion.usage, deployment)
     if cost is not None:
         headers["x-gateway-cost-usd"] = format_usd(cost)
-    body = sse.dumps(completion.response)
+    body = surface.body(completion.response)
     return Outcome(
         headers=headers,
         body=body,
@@ -156,7 +205,7 @@ async def attempt(
 
 
 async def _open_stream(
-    speaker: Dialect,
+    voice: tuple[Speaker, Surface],
     upstream: UpstreamRequest,
     deployment: Deployment,
     meta: ResponseMeta,
@@ -166,6 +215,7 @@ async def _open_stream(
     sink: list[Any] | None,
 ) -> Outcome:
     target = deployment.target
+    speaker = voice[0]
     stack = contextlib.AsyncExitStack()
     state = speaker.new_stream_state(meta)
     try:
@@ -178,7 +228,7 @@ async def _open_stream(
                 errors.UpstreamError("The provider answered a stream request without a stream.")
             )
         batches = handle.batches()
-        first = await _first_bytes(speaker, state, batches, timeouts[1], target, sink)
+        first = await _first_bytes(voice, state, batches, timeouts[1], target, sink)
     except BaseException:
         await stack.aclose()
         raise
@@ -194,14 +244,12 @@ async def _open_stream(
             outcome.cost_micros = cost_micros(outcome.usage, deployment)
 
     outcome.finalize = finalize
-    outcome.stream = _relay(
-        speaker, state, first, batches, deployment, meta, request, stack, outcome
-    )
+    outcome.stream = _relay(voice, state, first, batches, deployment, meta, request, stack, outcome)
     return outcome
 
 
 async def _first_bytes(
-    speaker: Dialect,
+    voice: tuple[Speaker, Surface],
     state: StreamState,
     batches: AsyncIterator[list[UpstreamEvent]],
     timeout_s: float,
@@ -212,7 +260,7 @@ async def _first_bytes(
     try:
         async with asyncio.timeout(timeout_s):
             async for batch in batches:
-                out, failure = _translate(speaker, state, batch, sink)
+                out, failure = _translate(voice, state, batch, sink)
                 if failure is not None:
                     raise failure
                 if out:
@@ -225,7 +273,7 @@ async def _first_bytes(
 
 
 async def _relay(
-    speaker: Dialect,
+    voice: tuple[Speaker, Surface],
     state: StreamState,
     first: bytes,
     batches: AsyncIterator[list[UpstreamEvent]],
@@ -235,61 +283,63 @@ async def _relay(
     stack: contextlib.AsyncExitStack,
     outcome: Outcome,
 ) -> AsyncIterator[bytes]:
+    surface = voice[1]
     try:
         async with stack:
             if first:
                 yield first
             async for batch in batches:
-                out, failure = _translate(speaker, state, batch, outcome.recorded)
+                out, failure = _translate(voice, state, batch, outcome.recorded)
                 if out:
                     yield out
                 if failure is not None:
                     raise failure
-            yield _finish(speaker, state, outcome.recorded)
+            yield _finish(voice, state, outcome.recorded)
         outcome.complete = True
         if state.usage is not None:
             outcome.cost_micros = cost_micros(state.usage, deployment)
     except errors.GatewayError as exc:
         error = _scrubbed(exc, deployment.target)
         logger.warning("stream failed after start: %s", error.code)
-        yield sse.encode(error.body())
+        yield surface.error(error)
         for on_failure in outcome.on_failure:
             await on_failure(error)
         return
     except Exception:
         logger.exception("stream failed after start")
-        yield sse.encode(errors.InternalError("The gateway failed; retry later.").body())
+        yield surface.error(errors.InternalError("The gateway failed; retry later."))
         return
     finally:
         outcome.usage = state.usage  # partial on failure or disconnect
     for on_complete in outcome.on_complete:
         await on_complete(outcome)
-    if request.wants_usage_chunk and state.usage is not None:
-        yield sse.encode(responses.usage_chunk(meta, state.usage))
-    if outcome.cost_micros is not None:
-        yield f": x-gateway-cost-usd={format_usd(outcome.cost_micros)}\n\n".encode()
-    yield sse.DONE
+    yield surface.tail(request, meta, state.usage, outcome.cost_micros)
 
 
-def _finish(speaker: Dialect, state: StreamState, sink: list[Any] | None) -> bytes:
+def _finish(voice: tuple[Speaker, Surface], state: StreamState, sink: list[Any] | None) -> bytes:
     """The closing chunks (finish reason); raises if the stream ended incomplete."""
+    speaker, surface = voice
     chunks = speaker.finish_stream(state)
     if sink is not None:
         sink.extend(chunks)
-    return b"".join(sse.encode(chunk) for chunk in chunks)
+    return b"".join(surface.encode(chunk) for chunk in chunks)
 
 
 def _translate(
-    speaker: Dialect, state: StreamState, batch: list[UpstreamEvent], sink: list[Any] | None
+    voice: tuple[Speaker, Surface],
+    state: StreamState,
+    batch: list[UpstreamEvent],
+    sink: list[Any] | None,
 ) -> tuple[bytes, Exception | None]:
     """One network read's events as SSE bytes; a failure comes after what preceded it.
     With a `sink`, the chunks are also kept (the response cache records a stream)."""
+    speaker, surface = voice
     out: list[bytes] = []
     try:
         for event in batch:
             for chunk in speaker.parse_stream_event(state, event):
                 state.chunks += 1
-                out.append(sse.encode(chunk))
+                out.append(surface.encode(chunk))
                 if sink is not None and len(sink) < MAX_RECORDED_CHUNKS:
                     sink.append(chunk)
     except Exception as exc:  # re-raised by the relay once `out` is sent

@@ -2,11 +2,8 @@
 
 A plain Starlette route: the handler reads and validates the body itself, so
 FastAPI's parameter machinery (about 0.2 ms a request) has nothing to do.
-Order: authenticate, validate (bad input changes nothing), model access,
-admission (the shared rate limits and the budget reservation of the request's worst
-case, in one write), the response cache, then the router. When the response ends,
-however it ends, the admission is released and one spend event is sent
-(gateway/http/accounting.py), before the response's last message.
+Authenticate and validate here (bad input changes nothing); the rest is the shared
+pipeline (gateway/http/pipeline.py).
 """
 
 from __future__ import annotations
@@ -14,36 +11,18 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import anyio
-from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import errors
-from gateway.config import settings
-from gateway.http import access, caching, routing
-from gateway.http.accounting import Account, tags_of
+from gateway.http import caching, routing
+from gateway.http.accounting import tags_of
 from gateway.http.auth import authenticate
 from gateway.http.body import parse_json, read_body, reject_routing_overrides, validate_chat
-from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
-from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
-from gateway.spend.estimate import reachable_deployments, worst_case_micros
+from gateway.http.pipeline import Prepared, serve
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from starlette.requests import Request
-
-    from gateway.completions import Outcome
-    from gateway.config import GatewayConfig
-    from gateway.http.auth import Caller
-    from gateway.router.engine import RouteRequest
-    from gateway.router.settings import RouterSettings
-    from gateway.schemas.openai import ChatCompletionRequest
-    from gateway.spend.events import Hold
-    from gateway.store.limits import Admission
-
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+    from starlette.responses import Response
 
 
 async def chat_completions(request: Request) -> Response:
@@ -57,121 +36,8 @@ async def chat_completions(request: Request) -> Response:
     cache_controls = caching.controls(request, data, caller)
     tags = tags_of(data)
     chat = validate_chat(data)
-    config = await gateway_config()
-    router_settings = routing.settings(config)
-    model = access.model_for(caller, config, chat.model)
-    requested = chat.model
-    if model != chat.model:
-        chat = chat.model_copy(update={"model": model})
-    cache = caching.plan(request, config, caller, chat, cache_controls)
-    holds = _holds(caller, config, router_settings, route, chat, len(raw), started)
-    account = Account(rid, started, caller, requested, bool(chat.stream), chat.user, tags)
-    account.admission = admission = await access.admit(request, caller, rid, holds)
-    replace_etag = None
-    try:
-        if cache is not None:
-            cached, replace_etag = await caching.hit(cache, chat, rid)
-            if cached is not None:
-                cached.headers.update(admission.headers)
-                return Finishing(cached, _hit_finished(request, account, admission))
-        outcome = await routing.router(request).complete(
-            chat,
-            config,
-            router_settings,
-            rid,
-            route=route,
-            allows=lambda name: access.allows(caller, config, name, name),
-            default_timeout_s=settings().upstream_timeout_s,
-            record=cache is not None and not cache.controls.no_store,
-            journey=account.journey,
-        )
-    except BaseException as exc:
-        account.failure = _failure(exc)
-        with anyio.CancelScope(shield=True):  # also when the client left (cancellation)
-            await admission.release(0)
-            await account.close(request, None)
-        raise
-    account.answered = time.time()
-    outcome.on_end.append(admission.release)
-    outcome.on_failure.append(_failed(account))
-    outcome.on_end.append(_spent(request, account, outcome))
-    if cache is not None:
-        caching.remember(request, cache, outcome, replace_etag)
-    headers = {**admission.headers, **outcome.headers}
-    if outcome.stream is not None:
-        return KeepAliveStreamingResponse(
-            outcome.stream,
-            interval=settings().sse_keepalive_s,
-            on_close=_closer(outcome),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **headers},
-        )
-    answer = Response(outcome.body, media_type="application/json", headers=headers)
-    return Finishing(answer, outcome.ended)
-
-
-def _holds(
-    caller: Caller,
-    config: GatewayConfig,
-    router_settings: RouterSettings,
-    route: RouteRequest,
-    chat: ChatCompletionRequest,
-    body_bytes: int,
-    now: float,
-) -> list[Hold]:
-    """The request's budget holds: its worst-case cost on every level with a budget."""
-    levels = access.budgets(caller)
-    amount = 0
-    if any(level.max_micros is not None for level in levels):
-        deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
-        amount = worst_case_micros(body_bytes, chat, deployments)
-    return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]
-
-
-def _failure(exc: BaseException) -> errors.GatewayError:
-    """How a request that failed before its answer ended, for its spend log."""
-    if isinstance(exc, errors.GatewayError):
-        return exc
-    if isinstance(exc, anyio.get_cancelled_exc_class()):  # the client left while it waited
-        return errors.ClientClosedError("The client left before the answer.")
-    return errors.InternalError("The request failed.")
-
-
-def _hit_finished(
-    request: Request, account: Account, admission: Admission
-) -> Callable[[], Awaitable[None]]:
-    async def finished() -> None:
-        await admission.release(0)
-        await account.close(request, None, cache_hit=True)
-
-    return finished
-
-
-def _failed(account: Account) -> Callable[[errors.GatewayError], Awaitable[None]]:
-    async def failed(error: errors.GatewayError) -> None:
-        account.failure = error
-
-    return failed
-
-
-def _spent(
-    request: Request, account: Account, outcome: Outcome
-) -> Callable[[int], Awaitable[None]]:
-    async def spent(_tokens: int) -> None:
-        await account.close(request, outcome)
-
-    return spent
-
-
-def _closer(outcome: Outcome) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        try:
-            if outcome.close is not None:
-                await outcome.close()
-        finally:
-            await outcome.ended()
-
-    return close
+    prepared = Prepared(rid, started, caller, len(raw), route, chat, tags, cache_controls)
+    return await serve(request, prepared)
 
 
 routes = [

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from gateway.providers.params import ParamTable
     from gateway.schemas.openai import (
         ChatCompletion,
-        ChatCompletionChunk,
         ChatCompletionRequest,
         FinishReason,
     )
@@ -89,7 +88,7 @@ class ResponseMeta:
 
 @dataclass(slots=True)
 class Completion:
-    response: ChatCompletion
+    response: ChatCompletion | Mapping[str, Any]  # an Anthropic Message on the native path
     usage: TokenUsage
 
 
@@ -104,10 +103,29 @@ class StreamState:
     chunks: int = 0  # chunks translated so far: the output estimate of a cut stream
 
 
-class Dialect(Protocol):
-    PARAMS: ParamTable
-    FINISH_REASONS: Mapping[str, FinishReason]
-    ERRORS: Mapping[Any, type[GatewayError]]
+class Surface(Protocol):
+    """The API shape a client asked for (OpenAI chat, Anthropic Messages): how the items
+    a dialect yields (chunks, events) and its errors are written on the wire."""
+
+    id_prefix: str  # of the gateway's response ids: "chatcmpl-", "msg_"
+
+    def encode(self, item: Any) -> bytes: ...
+
+    def body(self, response: Any) -> bytes: ...
+
+    def error(self, error: GatewayError) -> bytes: ...
+
+    def tail(
+        self,
+        request: ChatCompletionRequest,
+        meta: ResponseMeta,
+        usage: TokenUsage | None,
+        cost: int | None,
+    ) -> bytes: ...
+
+
+class Speaker(Protocol):
+    """What one attempt calls: a dialect, or the Messages API's native relay."""
 
     def build_request(self, request: ChatCompletionRequest, target: Target) -> UpstreamRequest: ...
 
@@ -115,8 +133,14 @@ class Dialect(Protocol):
 
     def new_stream_state(self, meta: ResponseMeta) -> StreamState: ...
 
-    def parse_stream_event(self, state: Any, event: UpstreamEvent) -> list[ChatCompletionChunk]: ...
+    def parse_stream_event(self, state: Any, event: UpstreamEvent) -> list[Any]: ...
 
-    def finish_stream(self, state: Any) -> list[ChatCompletionChunk]: ...
+    def finish_stream(self, state: Any) -> list[Any]: ...
 
     def map_error(self, status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError: ...
+
+
+class Dialect(Speaker, Protocol):
+    PARAMS: ParamTable
+    FINISH_REASONS: Mapping[str, FinishReason]
+    ERRORS: Mapping[Any, type[GatewayError]]

@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gateway import errors
 from gateway.completions import attempt
@@ -37,6 +37,21 @@ logger = logging.getLogger(__name__)
 LATENCY_WEIGHT = 0.3  # of the newest sample in a deployment's moving average
 
 
+class Attempt(Protocol):
+    """One call on one deployment (gateway.completions.attempt, or the Messages API's)."""
+
+    async def __call__(
+        self,
+        request: ChatCompletionRequest,
+        deployment: Deployment,
+        request_id: str,
+        *,
+        timeout_s: float,
+        first_byte_s: float,
+        record: bool = False,
+    ) -> Outcome: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One call made for the request, for the response metadata and spend accounting."""
@@ -52,10 +67,12 @@ class AttemptRecord:
 
 @dataclass
 class RouteRequest:
-    """The routing choices one request carries (LiteLLM's body fields)."""
+    """The routing choices one request carries (LiteLLM's body fields), and how each
+    deployment is called for it."""
 
     fallbacks: tuple[str, ...] = ()
     num_retries: int | None = None
+    call: Attempt = attempt
 
 
 @dataclass
@@ -153,6 +170,7 @@ class Router:
                     journey,
                     counted=strategies.needs_usage(settings.routing_strategy),
                     record=record,
+                    call=route.call,
                 )
                 outcome.on_failure.append(self._counter(pick, settings, alone=alone))
                 return outcome
@@ -232,6 +250,7 @@ class Router:
         *,
         counted: bool,
         record: bool,
+        call: Attempt,
     ) -> Outcome:
         """One call; `counted` when the strategy reads shared usage (then it is recorded)."""
         target = deployment.target
@@ -241,7 +260,7 @@ class Router:
         if counted:
             await self.usage.started(deployment.model_id, request_id)
         try:
-            outcome = await attempt(
+            outcome = await call(
                 request,
                 deployment,
                 request_id,

@@ -1,0 +1,182 @@
+"""The request pipeline after validation, shared by every inference route.
+
+Order: model access, the response cache plan, admission (the shared rate limits and
+the budget reservation of the request's worst case, in one write), the cache lookup,
+then the router. When the response ends, however it ends, the admission is released
+and one spend event is sent (gateway/http/accounting.py), before the response's last
+message. A route brings its request as a ChatCompletionRequest (the Messages API
+brings its translation, which prices, sizes and routes it) and says how each
+deployment is called (`RouteRequest.call`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+from starlette.responses import Response
+
+from gateway import errors
+from gateway.config import settings
+from gateway.http import access, caching, routing
+from gateway.http.accounting import Account
+from gateway.http.dependencies import gateway_config
+from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
+from gateway.spend.estimate import reachable_deployments, worst_case_micros
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from starlette.requests import Request
+
+    from gateway.cache.controls import CacheControls
+    from gateway.completions import Outcome
+    from gateway.config import GatewayConfig
+    from gateway.http.auth import Caller
+    from gateway.router.engine import RouteRequest
+    from gateway.router.settings import RouterSettings
+    from gateway.schemas.openai import ChatCompletionRequest
+    from gateway.spend.events import Hold
+    from gateway.store.limits import Admission
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated request, ready for the pipeline."""
+
+    request_id: str
+    started: float
+    caller: Caller
+    body_bytes: int
+    route: RouteRequest
+    chat: ChatCompletionRequest
+    tags: tuple[str, ...]
+    cache_controls: CacheControls | None  # None: the route has no response cache
+
+
+async def serve(request: Request, prepared: Prepared) -> Response:
+    rid, caller, route = prepared.request_id, prepared.caller, prepared.route
+    chat = prepared.chat
+    config = await gateway_config()
+    router_settings = routing.settings(config)
+    model = access.model_for(caller, config, chat.model)
+    requested = chat.model
+    if model != chat.model:
+        chat = chat.model_copy(update={"model": model})
+    cache = None
+    if prepared.cache_controls is not None:
+        cache = caching.plan(request, config, caller, chat, prepared.cache_controls)
+    holds = _holds(caller, config, router_settings, route, chat, prepared)
+    account = Account(
+        rid, prepared.started, caller, requested, bool(chat.stream), chat.user, prepared.tags
+    )
+    account.admission = admission = await access.admit(request, caller, rid, holds)
+    replace_etag = None
+    try:
+        if cache is not None:
+            cached, replace_etag = await caching.hit(cache, chat, rid)
+            if cached is not None:
+                cached.headers.update(admission.headers)
+                return Finishing(cached, _hit_finished(request, account, admission))
+        outcome = await routing.router(request).complete(
+            chat,
+            config,
+            router_settings,
+            rid,
+            route=route,
+            allows=lambda name: access.allows(caller, config, name, name),
+            default_timeout_s=settings().upstream_timeout_s,
+            record=cache is not None and not cache.controls.no_store,
+            journey=account.journey,
+        )
+    except BaseException as exc:
+        account.failure = _failure(exc)
+        with anyio.CancelScope(shield=True):  # also when the client left (cancellation)
+            await admission.release(0)
+            await account.close(request, None)
+        raise
+    account.answered = time.time()
+    outcome.on_end.append(admission.release)
+    outcome.on_failure.append(_failed(account))
+    outcome.on_end.append(_spent(request, account, outcome))
+    if cache is not None:
+        caching.remember(request, cache, outcome, replace_etag)
+    headers = {**admission.headers, **outcome.headers}
+    if outcome.stream is not None:
+        return KeepAliveStreamingResponse(
+            outcome.stream,
+            interval=settings().sse_keepalive_s,
+            on_close=_closer(outcome),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **headers},
+        )
+    answer = Response(outcome.body, media_type="application/json", headers=headers)
+    return Finishing(answer, outcome.ended)
+
+
+def _holds(
+    caller: Caller,
+    config: GatewayConfig,
+    router_settings: RouterSettings,
+    route: RouteRequest,
+    chat: ChatCompletionRequest,
+    prepared: Prepared,
+) -> list[Hold]:
+    """The request's budget holds: its worst-case cost on every level with a budget."""
+    levels = access.budgets(caller)
+    amount = 0
+    if any(level.max_micros is not None for level in levels):
+        deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
+        amount = worst_case_micros(prepared.body_bytes, chat, deployments)
+    now = prepared.started
+    return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]
+
+
+def _failure(exc: BaseException) -> errors.GatewayError:
+    """How a request that failed before its answer ended, for its spend log."""
+    if isinstance(exc, errors.GatewayError):
+        return exc
+    if isinstance(exc, anyio.get_cancelled_exc_class()):  # the client left while it waited
+        return errors.ClientClosedError("The client left before the answer.")
+    return errors.InternalError("The request failed.")
+
+
+def _hit_finished(
+    request: Request, account: Account, admission: Admission
+) -> Callable[[], Awaitable[None]]:
+    async def finished() -> None:
+        await admission.release(0)
+        await account.close(request, None, cache_hit=True)
+
+    return finished
+
+
+def _failed(account: Account) -> Callable[[errors.GatewayError], Awaitable[None]]:
+    async def failed(error: errors.GatewayError) -> None:
+        account.failure = error
+
+    return failed
+
+
+def _spent(
+    request: Request, account: Account, outcome: Outcome
+) -> Callable[[int], Awaitable[None]]:
+    async def spent(_tokens: int) -> None:
+        await account.close(request, outcome)
+
+    return spent
+
+
+def _closer(outcome: Outcome) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        try:
+            if outcome.close is not None:
+                await outcome.close()
+        finally:
+            await outcome.ended()
+
+    return close
