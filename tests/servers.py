@@ -1,13 +1,21 @@
-"""Run an ASGI app under uvicorn on 127.0.0.1 (a free port) in a background thread."""
+"""Run an ASGI app under uvicorn on 127.0.0.1 (a free port) in a background thread, or
+the whole `make dev` stack in a process of its own."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import uvicorn
 
 if TYPE_CHECKING:
@@ -45,3 +53,60 @@ def serve(app: object, *, lifespan: str = "on") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Stack:
+    base_url: str  # what `make dev` prints: http://127.0.0.1:PORT/v1
+    master_key: str
+    banner: str
+
+    @property
+    def root(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+
+@contextlib.contextmanager
+def local_stack() -> Iterator[Stack]:
+    """`make dev` (gateway.local.stack) on a free port, until it answers /v1/models."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GATEWAY_"))}
+    env.update(PYTHONPATH=str(ROOT / "shared"), PORT=str(port))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.local.stack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = ""
+    deadline = time.monotonic() + 60
+    assert proc.stdout is not None
+    while "master key:" not in output or "curl" not in output:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"make dev did not start:\n{output}")
+        output += proc.stdout.readline()
+    key = re.search(r"master key:\s+(\S+)", output)
+    base = re.search(r"base URL:\s+(\S+)", output)
+    assert key is not None
+    assert base is not None
+    stack = Stack(base.group(1), key.group(1), output)
+    headers = {"Authorization": f"Bearer {stack.master_key}"}
+    for _ in range(100):
+        try:
+            httpx.get(f"{stack.base_url}/models", headers=headers, timeout=5)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None:  # the app failed after the banner (e.g. its import)
+                raise AssertionError(f"make dev exited:\n{output}{proc.stdout.read()}") from None
+            time.sleep(0.1)
+    try:
+        yield stack
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

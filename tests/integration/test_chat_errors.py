@@ -239,7 +239,7 @@ def test_bad_credentials_are_401_with_one_body(
         response = client.post(route, json=chat(), headers=headers)
     error = assert_error(response, 401, "invalid_api_key")
     assert error == {
-        "message": "Invalid API key. Send 'Authorization: Bearer <key>'.",
+        "message": "Invalid API key. Send 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
         "type": "authentication_error",
         "param": None,
         "code": "invalid_api_key",

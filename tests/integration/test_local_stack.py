@@ -3,21 +3,18 @@ and a virtual key made through the admin API (served on the same port, as `make 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import openai
 import pytest
 import yaml
 
-from servers import free_port
+from servers import ROOT, local_stack
 
-ROOT = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 LOCAL_MODELS = [
     entry["model_name"]
     for entry in yaml.safe_load((ROOT / "shared/gateway/local/config.yaml").read_text())[
@@ -27,45 +24,12 @@ LOCAL_MODELS = [
 
 
 @pytest.fixture(scope="module")
-def stack() -> tuple[str, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GATEWAY_"))}
-    env.update(PYTHONPATH=str(ROOT / "shared"), PORT=str(port))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.local.stack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = ""
-    deadline = time.monotonic() + 60
-    assert proc.stdout is not None
-    while "master key:" not in output or "curl" not in output:
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise AssertionError(f"make dev did not start:\n{output}")
-        output += proc.stdout.readline()
-    key = re.search(r"master key:\s+(\S+)", output)
-    base = re.search(r"base URL:\s+(\S+)", output)
-    assert key is not None
-    assert base is not None
-    assert base.group(1) == f"http://127.0.0.1:{port}/v1"
-    # provision.py made the template's bucket in the emulation and stack.py points at it.
-    assert re.search(r"cache:\s+responsecachebucket\n", output), output
-    client = openai.OpenAI(base_url=base.group(1), api_key=key.group(1), max_retries=0)
-    for _ in range(100):
-        try:
-            client.models.list()
-            break
-        except openai.APIConnectionError:
-            if proc.poll() is not None:  # the app failed after the banner (e.g. its import)
-                raise AssertionError(f"make dev exited:\n{output}{proc.stdout.read()}") from None
-            time.sleep(0.1)
-    yield base.group(1), key.group(1)  # type: ignore[misc]
-    proc.terminate()
-    proc.wait(timeout=10)
+def stack() -> Iterator[tuple[str, str]]:
+    with local_stack() as running:
+        assert running.base_url.startswith("http://127.0.0.1:")
+        # provision.py made the template's bucket in the emulation and stack.py points at it.
+        assert re.search(r"cache:\s+responsecachebucket\n", running.banner), running.banner
+        yield running.base_url, running.master_key
 
 
 @pytest.mark.parametrize("model", LOCAL_MODELS)

@@ -39,6 +39,8 @@ BUFFERED_ADMIN_URI = (
 ROUTES = {
     ("/v1/chat/completions", "post"),
     ("/chat/completions", "post"),
+    ("/v1/messages", "post"),
+    ("/v1/messages/count_tokens", "post"),
     ("/v1/models", "get"),
     ("/models", "get"),
     ("/health", "get"),

@@ -15,9 +15,9 @@ from starlette.responses import Response
 
 from gateway import errors
 from gateway.config import settings
-from gateway.http import chat, health, models
+from gateway.http import chat, health, messages, models
 from gateway.http.ids import request_id
-from gateway.providers import transport
+from gateway.providers import sse, transport
 from gateway.store import dynamo
 
 if TYPE_CHECKING:
@@ -29,7 +29,19 @@ logger = logging.getLogger("gateway")
 
 
 def error_response(request: Request, error: errors.GatewayError) -> Response:
-    headers = {**error.headers, "x-request-id": request_id(request)}
+    """OpenAI's error envelope, or Anthropic's on the Messages API's paths."""
+    rid = request_id(request)
+    headers = {**error.headers, "x-request-id": rid}
+    if messages.is_messages_path(request.url.path):
+        from gateway.messages import errors as anthropic
+
+        headers["request-id"] = rid
+        return Response(
+            sse.dumps(anthropic.body(error, rid)),
+            status_code=anthropic.status_of(error),
+            headers=headers,
+            media_type="application/json",
+        )
     return Response(
         error.body_bytes(), status_code=error.status, headers=headers, media_type="application/json"
     )
@@ -104,9 +116,9 @@ def _base_app(title: str, *, prices: bool) -> FastAPI:
 
 
 def create_app() -> FastAPI:
-    """The inference API (functions/api): chat completions and models."""
+    """The inference API (functions/api): chat completions, messages and models."""
     app = _base_app("LLM gateway", prices=True)
-    app.router.routes.extend([*chat.routes, *models.routes])
+    app.router.routes.extend([*chat.routes, *messages.routes, *models.routes])
     return app
 
 

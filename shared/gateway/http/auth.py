@@ -31,16 +31,26 @@ MAX_KEY_LENGTH = 256
 
 
 def _unauthorized() -> AuthenticationError:
-    return AuthenticationError("Invalid API key. Send 'Authorization: Bearer <key>'.")
+    return AuthenticationError(
+        "Invalid API key. Send 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+    )
 
 
 def bearer_token(request: Request) -> str:
+    """`Authorization: Bearer <key>`, or Anthropic's `x-api-key: <key>` (what the anthropic
+    SDK and Claude Code send with an API key); each at most once, and the same key if
+    both are sent."""
     values = request.headers.getlist("authorization")
-    if len(values) != 1:
+    keys = request.headers.getlist("x-api-key")
+    if len(values) > 1 or len(keys) > 1 or not (values or keys):
         raise _unauthorized()
-    scheme, _, token = values[0].partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
+    token = keys[0].strip() if keys else ""
+    if values:
+        scheme, _, bearer = values[0].partition(" ")
+        if scheme.lower() != "bearer" or (token and bearer.strip() != token):
+            raise _unauthorized()
+        token = bearer.strip()
+    if not token or len(token) > MAX_KEY_LENGTH:
         raise _unauthorized()
     if not token.isascii() or not token.isprintable():
         raise _unauthorized()

@@ -48,9 +48,15 @@ BANNED_PREFIXES = ("aws_", "vertex_", "azure_", "bedrock_", "litellm_")
 
 # JSON Schema documents describe the caller's own tools and outputs; their
 # property names (a tool may well take a "base_url") choose nothing of ours.
-_SCHEMA_PATHS = (
+SchemaPaths = tuple[tuple[str, ...], ...]
+CHAT_SCHEMAS: SchemaPaths = (
     ("tools", "*", "function", "parameters"),
     ("response_format", "json_schema", "schema"),
+)
+MESSAGES_SCHEMAS: SchemaPaths = (  # Anthropic's tools and structured outputs
+    ("tools", "*", "input_schema"),
+    ("output_format", "schema"),
+    ("output_config", "format", "schema"),
 )
 
 
@@ -90,8 +96,8 @@ Path = tuple[str | int, ...]
 MAX_DEPTH = 64  # orjson, which writes every upstream body, refuses more than 254 levels
 
 
-def _is_schema(path: Path) -> bool:
-    for pattern in _SCHEMA_PATHS:
+def _is_schema(path: Path, patterns: SchemaPaths) -> bool:
+    for pattern in patterns:
         if len(path) == len(pattern) and all(
             (p == "*" and isinstance(s, int)) or p == s for p, s in zip(pattern, path, strict=True)
         ):
@@ -108,9 +114,14 @@ def _banned(key: str) -> bool:
     return name in BANNED_KEYS or name.startswith(BANNED_PREFIXES)
 
 
-def reject_routing_overrides(data: dict[str, Any], query_keys: list[str] | None = None) -> None:
-    """400 for any credential- or routing-bearing key, anywhere, and for nesting deeper
-    than MAX_DEPTH (which serializers downstream cannot take). Iterative: no recursion."""
+def reject_routing_overrides(
+    data: dict[str, Any],
+    query_keys: list[str] | None = None,
+    schemas: SchemaPaths = CHAT_SCHEMAS,
+) -> None:
+    """400 for any credential- or routing-bearing key, anywhere but inside the request's
+    JSON Schemas, and for nesting deeper than MAX_DEPTH (which serializers downstream
+    cannot take). Iterative: no recursion."""
     for key in query_keys or ():
         if _banned(key):
             raise UnsupportedParameterError(f"'{key}' cannot be set by a request.", param=key)
@@ -122,7 +133,7 @@ def reject_routing_overrides(data: dict[str, Any], query_keys: list[str] | None 
                 f"The request nests deeper than {MAX_DEPTH} levels.", param=_dotted(path[:3])
             )
         if isinstance(value, dict):
-            in_schema = in_schema or _is_schema(path)
+            in_schema = in_schema or _is_schema(path, schemas)
             for key, child in value.items():
                 if not in_schema and _banned(str(key)):
                     raise UnsupportedParameterError(

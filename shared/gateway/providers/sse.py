@@ -67,6 +67,11 @@ def encode(payload: Mapping[str, object] | list[object]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
+def encode_event(name: str, payload: Mapping[str, object]) -> bytes:
+    """A named event (`event:` then `data:`), as Anthropic's streams are written."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
 def dumps(payload: object) -> bytes:
     """Compact UTF-8 JSON, for bodies."""
     return orjson.dumps(payload)

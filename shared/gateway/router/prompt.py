@@ -20,17 +20,18 @@ MAX_TOKEN_BYTES = 128
 _NOT_TEXT = frozenset({"role", "type", "image_url", "url"})  # markup or media, not prompt text
 
 
-def _text_bytes(value: Any) -> int:
+def text_bytes(value: Any, skip: frozenset[str] = _NOT_TEXT) -> int:
+    """UTF-8 bytes of the strings in `value`, but under the keys in `skip`."""
     if isinstance(value, str):
         return len(value.encode("utf-8"))
     if isinstance(value, dict):
-        return sum(_text_bytes(v) for k, v in value.items() if k not in _NOT_TEXT)
+        return sum(text_bytes(v, skip) for k, v in value.items() if k not in skip)
     if isinstance(value, list):
-        return sum(_text_bytes(v) for v in value)
+        return sum(text_bytes(v, skip) for v in value)
     return 0
 
 
 def prompt_tokens_at_least(request: ChatCompletionRequest) -> int:
     """Tokens the prompt's messages and tools cannot have fewer of."""
     data = request.model_dump(include={"messages", "tools"}, exclude_none=True)
-    return math.ceil(_text_bytes(data) / MAX_TOKEN_BYTES)
+    return math.ceil(text_bytes(data) / MAX_TOKEN_BYTES)

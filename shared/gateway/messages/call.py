@@ -1,0 +1,68 @@
+"""How one deployment is called for a Messages API request (the router's `Attempt`).
+
+Claude deployments (Anthropic, Bedrock Claude) get the client's body natively
+(gateway/messages/native.py). Every other deployment gets the request translated
+to chat (gateway/messages/to_chat.py, already the pipeline's view of it) and its
+answer translated back (gateway/messages/translated.py); a feature chat cannot
+carry, or a beta it cannot honour, is a 400 naming it rather than a silent loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gateway.completions import attempt
+from gateway.messages.native import NATIVE, NativeSpeaker, native_api
+from gateway.messages.support import refuse_betas, untranslatable
+from gateway.messages.translated import TranslatedSurface
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from gateway.completions import Outcome
+    from gateway.config import Deployment
+    from gateway.providers.spec import Speaker, Surface
+    from gateway.schemas.anthropic import MessagesRequest
+    from gateway.schemas.openai import ChatCompletionRequest
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesCall:
+    request: MessagesRequest
+    body: Mapping[str, Any]  # the client's body, gateway fields removed
+    betas: tuple[str, ...]
+
+    async def __call__(
+        self,
+        request: ChatCompletionRequest,
+        deployment: Deployment,
+        request_id: str,
+        *,
+        timeout_s: float,
+        first_byte_s: float,
+        record: bool = False,
+    ) -> Outcome:
+        target = deployment.target
+        api = native_api(target)
+        speaker: Speaker | None = None
+        surface: Surface
+        if api is not None:
+            speaker = NativeSpeaker(api, target, self.body, self.betas)
+            surface = NATIVE
+        else:
+            refuse_betas(self.betas)
+            problem = untranslatable(self.request)
+            if problem is not None:
+                raise problem
+            surface = TranslatedSurface()  # per attempt: it keeps the stream's state
+        return await attempt(
+            request,
+            deployment,
+            request_id,
+            timeout_s=timeout_s,
+            first_byte_s=first_byte_s,
+            record=record,
+            speaker=speaker,
+            surface=surface,
+        )
