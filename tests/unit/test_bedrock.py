@@ -223,7 +223,7 @@ TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "
         ),
         ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"response_format": {"type": "json_schema"}}, "response_format.json_schema"),
-        ({"reasoning_effort": "high", "max_tokens": 4096}, "reasoning_effort"),
+        ({"reasoning_effort": "low", "max_tokens": 1024}, "reasoning_effort"),
         ({"messages": [{"role": "assistant", "content": "Hi"}]}, "messages"),
         ({"messages": [{"role": "system", "content": "Be nice."}]}, "messages"),
         ({"messages": [{"role": "user", "content": ""}]}, "messages[0].content"),

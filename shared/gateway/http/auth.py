@@ -37,20 +37,19 @@ def _unauthorized() -> AuthenticationError:
 
 
 def bearer_token(request: Request) -> str:
-    """`Authorization: Bearer <key>`, or Anthropic's `x-api-key: <key>` (what the anthropic
-    SDK and Claude Code send with an API key); each at most once, and the same key if
-    both are sent."""
+    """`Authorization: Bearer <key>`, else Anthropic's `x-api-key: <key>` (what the anthropic
+    SDK and Claude Code send with an API key), each at most once. With both, Authorization
+    decides: x-api-key may then be a header meant for someone else, never a second try."""
     values = request.headers.getlist("authorization")
     keys = request.headers.getlist("x-api-key")
-    if len(values) > 1 or len(keys) > 1 or not (values or keys):
+    if len(values) > 1 or (not values and len(keys) != 1):
         raise _unauthorized()
-    token = keys[0].strip() if keys else ""
     if values:
-        scheme, _, bearer = values[0].partition(" ")
-        if scheme.lower() != "bearer" or (token and bearer.strip() != token):
-            raise _unauthorized()
-        token = bearer.strip()
-    if not token or len(token) > MAX_KEY_LENGTH:
+        scheme, _, token = values[0].partition(" ")
+    else:
+        scheme, token = "bearer", keys[0]
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_KEY_LENGTH:
         raise _unauthorized()
     if not token.isascii() or not token.isprintable():
         raise _unauthorized()

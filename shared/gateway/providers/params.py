@@ -96,9 +96,17 @@ def check(request: ChatCompletionRequest, table: ParamTable | None) -> tuple[str
     return tuple(dropped)
 
 
+def unsupported_part(part_type: str, param: str) -> UnsupportedParameterError:
+    """A content part a translated dialect cannot carry: one error for every dialect."""
+    return UnsupportedParameterError(
+        f"Content parts of type '{part_type}' are not supported here by this model's provider.",
+        param=param,
+    )
+
+
 # reasoning_effort -> thinking budget tokens, for Claude models that take a budget (the
-# Messages API directly, or through Bedrock). LiteLLM's budgets, raised to the API's
-# 1024-token floor.
+# Messages API directly, or through Bedrock); providers/claude.py applies them. LiteLLM's
+# budgets, raised to the API's 1024-token floor.
 THINKING_BUDGETS: dict[str, int] = {
     "minimal": 1024,
     "low": 1024,

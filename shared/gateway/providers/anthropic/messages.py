@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.errors import InvalidRequestError
 from gateway.providers.images import is_data_url, parse_data_url
+from gateway.providers.params import unsupported_part
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -67,7 +68,7 @@ def _text_only(content: str | list[ContentPart], param: str) -> list[Block]:
     blocks: list[Block] = []
     for j, part in enumerate(content):
         if not isinstance(part, TextPart):
-            raise _unsupported_part(part, f"{param}[{j}]")
+            raise unsupported_part(part.type, f"{param}[{j}]")
         blocks.extend(_text(part.text))
     return blocks
 
@@ -83,7 +84,7 @@ def _parts(content: str | list[ContentPart], param: str) -> list[Block]:
         elif isinstance(part, ImagePart):
             blocks.append(image_block(part.image_url.url, f"{param}[{j}].image_url.url"))
         else:
-            raise _unsupported_part(part, f"{param}[{j}]")
+            raise unsupported_part(part.type, f"{param}[{j}]")
     return blocks
 
 
@@ -101,7 +102,7 @@ def _assistant(message: AssistantMessage, i: int) -> list[Block]:
             elif isinstance(part, RefusalPart):
                 blocks.extend(_text(part.refusal))
             else:
-                raise _unsupported_part(part, f"messages[{i}].content[{j}]")
+                raise unsupported_part(part.type, f"messages[{i}].content[{j}]")
     if not blocks and message.refusal:
         blocks.extend(_text(message.refusal))
     for k, call in enumerate(message.tool_calls or ()):
@@ -154,10 +155,3 @@ def image_block(url: str, param: str) -> Block:
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
     raise InvalidRequestError("Image URLs must be http(s) or base64 data URLs.", param=param)
-
-
-def _unsupported_part(part: ContentPart, param: str) -> InvalidRequestError:
-    return InvalidRequestError(
-        f"Content parts of type '{part.type}' are not supported here by this model's provider.",
-        param=param,
-    )

@@ -1,31 +1,33 @@
 """ChatCompletionRequest -> POST {api_base}/v1/messages (anthropic-version 2023-06-01).
 
+Claude's own rules live in providers/claude.py, shared with Bedrock's Claude models:
+model generations (adaptive thinking + `output_config.effort` from Claude 4.7,
+a thinking budget before it), the default `max_tokens` per generation, and the
+sampling that a generation or thinking forbids (dropped and named). This module
+writes those decisions in the Messages API's shape.
+
 Decisions a reader could not guess:
-- `max_tokens` is required upstream. Without a client limit we send the
-  deployment's `litellm_params.max_tokens`, else the default for the model's
-  generation (DEFAULT_MAX_TOKENS).
-- Model generations are data: the version in the model id decides. From
-  Claude 4.7 on (ADAPTIVE_FROM), models take only adaptive thinking
-  (`thinking: adaptive` + `output_config.effort`) and reject temperature,
-  top_p and top_k; before it, thinking takes a token budget. An id without a
-  version is treated as the older generation.
-- Budget thinking: `reasoning_effort` maps to THINKING_BUDGETS (LiteLLM's
-  budgets raised to the API's 1024 floor); "none" disables thinking. Thinking
-  tokens count toward `max_tokens`, so a client limit caps the budget
-  (budget < max_tokens); without one, the default room is added on top.
-- With thinking on, the API accepts neither a modified temperature nor top_p
-  below 0.95 (dropped and named), nor a forced tool choice (400).
+- `max_tokens` is required upstream, so one is always sent: the client's limit,
+  else the deployment's `litellm_params.max_tokens`, else the generation default.
+- `reasoning_effort` "none" disables thinking on budget models.
+- With thinking on, a forced tool choice is refused (400), as the API does.
 - `response_format` json_schema becomes structured outputs
-  (`output_config.format`); json_object has no faithful equivalent (400).
+  (`output_config.format`), sharing `output_config` with the effort; json_object
+  has no faithful equivalent (400).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway.errors import InvalidRequestError, UnsupportedParameterError
-from gateway.providers import params
+from gateway.errors import UnsupportedParameterError
+from gateway.providers import claude, params
 from gateway.providers.anthropic.messages import map_messages
+
+# Re-exported: callers (this dialect's tests) import the generation rules from here.
+from gateway.providers.claude import ADAPTIVE_FROM as ADAPTIVE_FROM
+from gateway.providers.claude import EFFORTS as EFFORTS
+from gateway.providers.claude import model_version as model_version
 from gateway.providers.params import Support
 from gateway.providers.spec import UpstreamRequest
 
@@ -39,29 +41,6 @@ API_VERSION = "2023-06-01"
 PARAMS: ParamTable = {
     **params.TRANSLATED_DEFAULTS,
     "user": Support.MAPPED,  # -> metadata.user_id
-}
-
-Version = tuple[int, int]
-
-ADAPTIVE_FROM: Version = (4, 7)
-
-# (models below this version, their default max_tokens); the first match wins.
-DEFAULT_MAX_TOKENS: tuple[tuple[Version, int], ...] = (
-    ((3, 5), 4096),  # Claude 3 Haiku / Sonnet / Opus: 4096 is their ceiling
-    (ADAPTIVE_FROM, 8192),
-)
-ADAPTIVE_MAX_TOKENS = 16384  # adaptive thinking spends from max_tokens too
-UNVERSIONED_MAX_TOKENS = 8192
-
-THINKING_MIN_TOP_P = 0.95
-
-# reasoning_effort -> output_config.effort, for adaptive thinking.
-EFFORTS: dict[str, str] = {
-    "minimal": "low",
-    "low": "low",
-    "medium": "medium",
-    "high": "high",
-    "xhigh": "xhigh",
 }
 
 
@@ -79,22 +58,32 @@ def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamReq
     dropped = list(params.check(request, PARAMS))
     system, messages = map_messages(request.messages)
     version = model_version(target.model)
-    adaptive = version is not None and version >= ADAPTIVE_FROM
-    think = _adaptive_thinking if adaptive else _budget_thinking
-    max_tokens, thinking, effort = think(request, _limit(request, target), version)
-    body: dict[str, Any] = {"model": target.model, "max_tokens": max_tokens, "messages": messages}
+    thinking = claude.thinking(
+        request.reasoning_effort, claude.output_limit(request, target), version
+    )
+    body: dict[str, Any] = {
+        "model": target.model,
+        "max_tokens": thinking.max_tokens,
+        "messages": messages,
+    }
     if system:
         body["system"] = system
-    if thinking is not None:
-        body["thinking"] = thinking
-    thinking_on = thinking is not None and thinking["type"] != "disabled"
-    dropped += _sampling(request, body, sampling=not adaptive, thinking_on=thinking_on)
+    if thinking.config is not None:
+        body["thinking"] = thinking.config
+    sampling = claude.sampling(
+        request.temperature, request.top_p, version=version, thinking_on=thinking.on
+    )
+    dropped += sampling.dropped
+    if sampling.temperature is not None:
+        body["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        body["top_p"] = sampling.top_p
     if request.stop_list:
         body["stop_sequences"] = request.stop_list
     if request.user is not None:
         body["metadata"] = {"user_id": request.user}
-    _tools(request, thinking_on, body)
-    output_config = _output_config(request, effort)
+    _tools(request, thinking.on, body)
+    output_config = _output_config(request, thinking.effort)
     if output_config:
         body["output_config"] = output_config
     stream = bool(request.stream)
@@ -110,89 +99,6 @@ def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamReq
         stream=stream,
         dropped_params=tuple(sorted(dropped)),
     )
-
-
-def model_version(model: str) -> Version | None:
-    """(major, minor) from ids like claude-sonnet-4-5-20250929 or claude-3-7-sonnet-latest."""
-    numbers = [int(part) for part in model.split("-") if part.isdigit() and len(part) <= 2]
-    if not numbers:
-        return None
-    return numbers[0], numbers[1] if len(numbers) > 1 else 0
-
-
-def default_max_tokens(version: Version | None) -> int:
-    if version is None:
-        return UNVERSIONED_MAX_TOKENS
-    for below, tokens in DEFAULT_MAX_TOKENS:
-        if version < below:
-            return tokens
-    return ADAPTIVE_MAX_TOKENS
-
-
-def _limit(request: ChatCompletionRequest, target: Target) -> int | None:
-    """The client's limit, else the deployment's configured one."""
-    if request.output_limit:
-        return request.output_limit
-    configured = target.extra.get("max_tokens")
-    return configured if isinstance(configured, int) and configured > 0 else None
-
-
-# Each returns (max_tokens, thinking config or None, output_config effort or None).
-Thinking = tuple[int, dict[str, Any] | None, str | None]
-
-
-def _adaptive_thinking(
-    request: ChatCompletionRequest, limit: int | None, version: Version | None
-) -> Thinking:
-    max_tokens = limit or default_max_tokens(version)
-    effort = request.reasoning_effort
-    if effort is None or effort == "none":
-        return max_tokens, None, None  # not every such model can disable thinking
-    return max_tokens, {"type": "adaptive"}, EFFORTS[effort]
-
-
-def _budget_thinking(
-    request: ChatCompletionRequest, limit: int | None, version: Version | None
-) -> Thinking:
-    effort = request.reasoning_effort
-    if effort is None or effort == "none":
-        thinking = None if effort is None else {"type": "disabled"}
-        return limit or default_max_tokens(version), thinking, None
-    budget = params.THINKING_BUDGETS[effort]
-    if limit is None:
-        limit = budget + default_max_tokens(version)
-    budget = min(budget, limit - 1)
-    if budget < params.MIN_THINKING_BUDGET:
-        raise InvalidRequestError(
-            f"reasoning_effort needs max_tokens above {params.MIN_THINKING_BUDGET} "
-            "with this model's provider.",
-            param="reasoning_effort",
-        )
-    return limit, {"type": "enabled", "budget_tokens": budget}, None
-
-
-def _sampling(
-    request: ChatCompletionRequest, body: dict[str, Any], *, sampling: bool, thinking_on: bool
-) -> list[str]:
-    """Set temperature and top_p; return the names the model or thinking forbids (dropped)."""
-    dropped: list[str] = []
-    temperature = request.temperature
-    if temperature is not None:
-        if temperature > 1:
-            raise InvalidRequestError(
-                "temperature must be between 0 and 1 for this model's provider.",
-                param="temperature",
-            )
-        if not sampling or (thinking_on and temperature != 1):
-            dropped.append("temperature")
-        else:
-            body["temperature"] = temperature
-    if request.top_p is not None:
-        if not sampling or (thinking_on and request.top_p < THINKING_MIN_TOP_P):
-            dropped.append("top_p")
-        else:
-            body["top_p"] = request.top_p
-    return dropped
 
 
 def _tools(request: ChatCompletionRequest, thinking_on: bool, body: dict[str, Any]) -> None:
@@ -230,12 +136,7 @@ def _tool_choice(request: ChatCompletionRequest, thinking_on: bool) -> dict[str,
         out = {"type": "any"}
     else:
         out = {"type": "tool", "name": choice.function.name}
-    if thinking_on and out["type"] != "auto":
-        raise UnsupportedParameterError(
-            "A forced tool_choice cannot be combined with reasoning_effort "
-            "for this model's provider.",
-            param="tool_choice",
-        )
+    claude.check_tool_choice(forced=out["type"] != "auto", thinking_on=thinking_on)
     if serial:
         out["disable_parallel_tool_use"] = True
     return out

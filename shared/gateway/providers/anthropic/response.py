@@ -1,13 +1,17 @@
-"""Anthropic Message -> ChatCompletion; the finish-reason and usage maps streams share."""
+"""Anthropic Message -> ChatCompletion; the finish-reason map streams share.
+
+The usage map is Claude's own (providers/claude.py), shared with Bedrock's InvokeModel.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gateway import errors
 from gateway.providers import failures, responses
-from gateway.providers.spec import Completion, TokenUsage
+from gateway.providers.claude import token_usage
+from gateway.providers.spec import Completion
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,26 +33,6 @@ FINISH_REASONS: Mapping[str, FinishReason] = {
 
 def finish_reason(raw: object) -> FinishReason:
     return FINISH_REASONS.get(str(raw), "stop")
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) else 0
-
-
-def token_usage(raw: Mapping[str, Any]) -> TokenUsage:
-    """Anthropic's input_tokens excludes cache reads and writes; ours includes them."""
-    fresh = _count(raw.get("input_tokens"))
-    read = _count(raw.get("cache_read_input_tokens"))
-    written = _count(raw.get("cache_creation_input_tokens"))
-    details = raw.get("output_tokens_details")
-    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
-    return TokenUsage(
-        input_tokens=fresh + read + written,
-        output_tokens=_count(raw.get("output_tokens")),
-        cache_read_tokens=read,
-        cache_write_tokens=written,
-        reasoning_tokens=_count(thinking),
-    )
 
 
 def arguments(tool_input: object) -> str:

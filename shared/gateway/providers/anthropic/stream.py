@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from gateway.errors import UpstreamError
 from gateway.providers import failures, responses
 from gateway.providers.anthropic.errors import error_from
-from gateway.providers.anthropic.response import finish_reason, token_usage
+from gateway.providers.anthropic.response import finish_reason
+from gateway.providers.claude import token_usage
 from gateway.providers.spec import StreamState
 
 if TYPE_CHECKING:

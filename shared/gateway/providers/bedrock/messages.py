@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import errors
 from gateway.providers.images import is_data_url, parse_data_url
+from gateway.providers.params import unsupported_part
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -93,11 +94,7 @@ def _content(content: str | list[ContentPart] | None, i: int, *, allow_images: b
         elif isinstance(part, ImagePart) and allow_images:
             blocks.append(_image(part.image_url.url, f"{param}.image_url"))
         else:
-            raise errors.UnsupportedParameterError(
-                f"Content parts of type '{part.type}' are not supported here by this "
-                "model's provider.",
-                param=param,
-            )
+            raise unsupported_part(part.type, param)
     return blocks
 
 

@@ -10,14 +10,24 @@ are refused with a 400 naming the parameter (never dropped silently):
 - response_format json_object (Converse only constrains output to a schema);
 - reasoning_effort for a model family without a documented Converse control.
 
-Reasoning (reasoning_effort):
-- Anthropic models: additionalModelRequestFields.thinking, budget_tokens by effort
-  minimal/low 1024 (Anthropic's minimum), medium 2048, high 4096, xhigh 8192 (LiteLLM's
-  defaults). The budget counts inside maxTokens, so a client limit must exceed it;
-  without one, maxTokens is the budget plus 4096 answer tokens.
-- Amazon Nova 2: additionalModelRequestFields.reasoningConfig with maxReasoningEffort
-  low/medium/high (the Nova 2 user guide's "Extended thinking").
+Claude models follow Claude's own rules in providers/claude.py, the same the
+Anthropic dialect applies, written in Converse's shape:
+- maxTokens is always sent: the client's limit, else the deployment's, else the
+  generation's default; budget thinking adds that default on top when no limit
+  was given, and a limit caps the budget below itself (400 under the minimum).
+- Before Claude 4.7, reasoning_effort becomes additionalModelRequestFields
+  `{"thinking": {"type": "enabled", "budget_tokens": N}}`. From 4.7 on it is
+  `{"thinking": {"type": "adaptive"}, "output_config": {"effort": ...}}`: the
+  Anthropic request fields the Bedrock user guide gives for these models
+  (https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-adaptive-thinking.html),
+  which Converse passes through from additionalModelRequestFields. temperature
+  and topP are dropped and named for 4.7 on. With thinking on, a temperature
+  other than 1 or a topP below 0.95 is dropped and named, and a forced
+  toolChoice is a 400.
 - "none" sends nothing: extended thinking is off by default on Bedrock.
+Amazon Nova 2: additionalModelRequestFields.reasoningConfig with maxReasoningEffort
+low/medium/high (the Nova 2 user guide's "Extended thinking"). Other families take
+maxTokens from the client only.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from gateway import errors
-from gateway.providers import params
+from gateway.providers import claude, params
 from gateway.providers.bedrock.messages import has_tool_blocks, map_messages
 from gateway.providers.spec import UpstreamRequest
 
@@ -41,7 +51,6 @@ if TYPE_CHECKING:
 PARAMS: ParamTable = MappingProxyType(dict(params.TRANSLATED_DEFAULTS))
 
 NOVA_EFFORTS: dict[str, str] = {"low": "low", "medium": "medium", "high": "high"}
-_ANSWER_TOKENS = 4096
 
 
 def endpoint(target: Target) -> str:
@@ -66,15 +75,20 @@ def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamReq
     body: dict[str, Any] = {"messages": turns}
     if system:
         body["system"] = system
-    reasoning, reasoning_limit = _reasoning(request, target.model)
-    inference = _inference(request, reasoning_limit)
+    if claude.is_claude(target.model):
+        inference, fields, thinking_on, more = _claude(request, target)
+        dropped = tuple(sorted((*dropped, *more)))
+    else:
+        inference, fields = _inference(request), _reasoning(request, target.model)
+        thinking_on = False
+    _stops(request, inference)
     if inference:
         body["inferenceConfig"] = inference
-    tool_config = _tool_config(request, turns)
+    tool_config = _tool_config(request, turns, thinking_on=thinking_on)
     if tool_config:
         body["toolConfig"] = tool_config
-    if reasoning:
-        body["additionalModelRequestFields"] = reasoning
+    if fields:
+        body["additionalModelRequestFields"] = fields
     output = _output_config(request)
     if output:
         body["outputConfig"] = output
@@ -97,11 +111,35 @@ def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamReq
     )
 
 
-def _inference(request: ChatCompletionRequest, reasoning_limit: int | None) -> dict[str, Any]:
+def _claude(
+    request: ChatCompletionRequest, target: Target
+) -> tuple[dict[str, Any], dict[str, Any], bool, tuple[str, ...]]:
+    """Return (inferenceConfig, additionalModelRequestFields, thinking on, dropped names)."""
+    version = claude.model_version(target.model)
+    thinking = claude.thinking(
+        request.reasoning_effort, claude.output_limit(request, target), version
+    )
+    sampling = claude.sampling(
+        request.temperature, request.top_p, version=version, thinking_on=thinking.on
+    )
+    inference: dict[str, Any] = {"maxTokens": thinking.max_tokens}
+    if sampling.temperature is not None:
+        inference["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        inference["topP"] = sampling.top_p
+    fields: dict[str, Any] = {}
+    if thinking.on:  # "disabled" is Bedrock's default already
+        fields["thinking"] = thinking.config
+    if thinking.effort is not None:
+        fields["output_config"] = {"effort": thinking.effort}
+    return inference, fields, thinking.on, sampling.dropped
+
+
+def _inference(request: ChatCompletionRequest) -> dict[str, Any]:
+    """inferenceConfig for a model family without Claude's rules."""
     config: dict[str, Any] = {}
-    limit = request.output_limit or reasoning_limit
-    if limit is not None:
-        config["maxTokens"] = limit
+    if request.output_limit is not None:
+        config["maxTokens"] = request.output_limit
     if request.temperature is not None:
         if request.temperature > 1:
             raise errors.InvalidRequestError(
@@ -111,52 +149,35 @@ def _inference(request: ChatCompletionRequest, reasoning_limit: int | None) -> d
         config["temperature"] = request.temperature
     if request.top_p is not None:
         config["topP"] = request.top_p
+    return config
+
+
+def _stops(request: ChatCompletionRequest, inference: dict[str, Any]) -> None:
     stops = request.stop_list
     if any(not stop for stop in stops):
         raise errors.InvalidRequestError("Stop sequences must not be empty.", param="stop")
     if stops:
-        config["stopSequences"] = stops
-    return config
+        inference["stopSequences"] = stops
 
 
-def _model_family(model: str) -> str | None:
-    # Base ids, cross-region profiles (us., global.) and foundation-model ARNs all
-    # contain the vendor-qualified id; application inference profiles do not.
-    lowered = model.lower()
-    if "anthropic." in lowered:
-        return "anthropic"
-    if "amazon.nova-2" in lowered:
-        return "nova2"
-    return None
-
-
-def _reasoning(request: ChatCompletionRequest, model: str) -> tuple[dict[str, Any], int | None]:
-    """Return (additionalModelRequestFields, default maxTokens)."""
+def _reasoning(request: ChatCompletionRequest, model: str) -> dict[str, Any]:
+    """additionalModelRequestFields for reasoning_effort on a model family other than Claude."""
     effort = request.reasoning_effort
     if effort is None or effort == "none":
-        return {}, None
-    family = _model_family(model)
-    if family == "anthropic":
-        budget = params.THINKING_BUDGETS[effort]
-        limit = request.output_limit
-        if limit is not None and limit <= budget:
-            raise errors.InvalidRequestError(
-                f"reasoning_effort '{effort}' reserves {budget} thinking tokens; "
-                "max_tokens must be larger.",
-                param="reasoning_effort",
-            )
-        thinking = {"type": "enabled", "budget_tokens": budget}
-        return {"thinking": thinking}, budget + _ANSWER_TOKENS
-    if family == "nova2" and effort in NOVA_EFFORTS:
-        config = {"type": "enabled", "maxReasoningEffort": NOVA_EFFORTS[effort]}
-        return {"reasoningConfig": config}, None
+        return {}
+    # Base ids, cross-region profiles (us., global.) and foundation-model ARNs all
+    # contain the vendor-qualified id; application inference profiles do not.
+    if "amazon.nova-2" in model.lower() and effort in NOVA_EFFORTS:
+        return {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": NOVA_EFFORTS[effort]}}
     raise errors.UnsupportedParameterError(
         f"reasoning_effort '{effort}' is not supported by this model's provider.",
         param="reasoning_effort",
     )
 
 
-def _tool_config(request: ChatCompletionRequest, turns: list[Turn]) -> dict[str, Any] | None:
+def _tool_config(
+    request: ChatCompletionRequest, turns: list[Turn], *, thinking_on: bool
+) -> dict[str, Any] | None:
     choice = request.tool_choice
     history = has_tool_blocks(turns)
     if not request.tools:
@@ -182,6 +203,8 @@ def _tool_config(request: ChatCompletionRequest, turns: list[Turn]) -> dict[str,
                 param="tool_choice",
             )
         return None
+    forced = choice is not None and choice != "auto"
+    claude.check_tool_choice(forced=forced, thinking_on=thinking_on)
     config: dict[str, Any] = {"tools": [_tool_spec(tool) for tool in request.tools]}
     if choice == "required":
         config["toolChoice"] = {"any": {}}
