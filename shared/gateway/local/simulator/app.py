@@ -10,8 +10,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.local.simulator.anthropic_api import AnthropicVendor
+from gateway.local.simulator.anthropic_api import AnthropicCountVendor, AnthropicVendor
 from gateway.local.simulator.bedrock_api import BedrockVendor
+from gateway.local.simulator.bedrock_invoke import BedrockCountVendor, BedrockInvokeVendor
 from gateway.local.simulator.connection import TRANSPORT_KEY, server_transport
 from gateway.local.simulator.engine import handle, sim_state
 from gateway.local.simulator.fault_spec import PREFIX
@@ -105,15 +106,22 @@ async def _health(request: Request) -> Response:
 
 def _vendor_routes(prefix: str) -> list[Route]:
     openai = _endpoint(OpenAIVendor())
-    bedrock = _endpoint(BedrockVendor(stream=False))
-    bedrock_stream = _endpoint(BedrockVendor(stream=True))
+    anthropic = f"{prefix}/v1/messages"
+    model = f"{prefix}/model/{{model_id:path}}"
+    bedrock: dict[str, Vendor] = {
+        "converse": BedrockVendor(stream=False),
+        "converse-stream": BedrockVendor(stream=True),
+        "invoke": BedrockInvokeVendor(stream=False),
+        "invoke-with-response-stream": BedrockInvokeVendor(stream=True),
+        "count-tokens": BedrockCountVendor(),
+    }
     post = ["POST"]
     return [
         Route(f"{prefix}/v1/chat/completions", openai, methods=post),
         Route(f"{prefix}/chat/completions", openai, methods=post),
-        Route(f"{prefix}/v1/messages", _endpoint(AnthropicVendor()), methods=post),
-        Route(f"{prefix}/model/{{model_id:path}}/converse", bedrock, methods=post),
-        Route(f"{prefix}/model/{{model_id:path}}/converse-stream", bedrock_stream, methods=post),
+        Route(anthropic, _endpoint(AnthropicVendor()), methods=post),
+        Route(f"{anthropic}/count_tokens", _endpoint(AnthropicCountVendor()), methods=post),
+        *(Route(f"{model}/{op}", _endpoint(v), methods=post) for op, v in bedrock.items()),
     ]
 
 

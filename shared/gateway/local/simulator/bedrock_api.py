@@ -45,6 +45,8 @@ _TABLE: dict[str, tuple[int, str, str]] = {
     "503": (503, "ServiceUnavailableException", _UNAVAILABLE),
     "529": (503, "ServiceUnavailableException", _UNAVAILABLE),
     "context_length": (400, "ValidationException", "Input is too long for requested model."),
+    # Reached only where a filter is an error, not a stop (InvokeModel: Claude's own answer).
+    "content_policy": (400, "ValidationException", "Output blocked by content filtering policy"),
 }
 _FIRST_USER = (
     "A conversation must start with a user message. Try again with a conversation that starts "
@@ -140,6 +142,30 @@ def _validate(messages: object) -> list[Any]:
     return messages
 
 
+def parse_converse(body: dict[str, Any], model: str, *, stream: bool) -> Parsed:
+    """A Converse body (also CountTokens' ``input.converse``) in vendor-neutral terms."""
+    messages = _validate(body.get("messages"))
+    raw_tools, names, forced = _tools(body)
+    scan = PromptScan()
+    _add_blocks(scan, raw_tools)
+    _add_blocks(scan, body.get("system"))
+    for message in messages:
+        if isinstance(message, dict):
+            _add_blocks(scan, message.get("content"))
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    content = as_list(last.get("content"))
+    return Parsed(
+        model=model,
+        stream=stream,
+        user_text=_text(_last_user(messages).get("content")),
+        scan=scan,
+        tools=names,
+        forced_tool=forced,
+        after_tool_result=any(isinstance(b, dict) and "toolResult" in b for b in content),
+        thinking=_thinking(body),
+    )
+
+
 class BedrockVendor(Vendor):
     stream_media_type = "application/vnd.amazon.eventstream"
     content_policy_is_stop = True  # stopReason "content_filtered", like a model-side filter
@@ -161,26 +187,7 @@ class BedrockVendor(Vendor):
         return {"x-amzn-RequestId": request_id}
 
     def parse(self, body: dict[str, Any], request: Request) -> Parsed:
-        messages = _validate(body.get("messages"))
-        raw_tools, names, forced = _tools(body)
-        scan = PromptScan()
-        _add_blocks(scan, raw_tools)
-        _add_blocks(scan, body.get("system"))
-        for message in messages:
-            if isinstance(message, dict):
-                _add_blocks(scan, message.get("content"))
-        last = messages[-1] if isinstance(messages[-1], dict) else {}
-        content = as_list(last.get("content"))
-        return Parsed(
-            model=str(request.path_params["model_id"]),
-            stream=self.stream,
-            user_text=_text(_last_user(messages).get("content")),
-            scan=scan,
-            tools=names,
-            forced_tool=forced,
-            after_tool_result=any(isinstance(b, dict) and "toolResult" in b for b in content),
-            thinking=_thinking(body),
-        )
+        return parse_converse(body, str(request.path_params["model_id"]), stream=self.stream)
 
     def error(self, kind: str, ctx: ErrorContext) -> Response:
         status, error_type, message = _error_triple(kind, ctx)
@@ -272,9 +279,13 @@ def _reasoning_events(plan: Plan, index: int) -> list[_Raw]:
     return events
 
 
+def padded(position: int, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the ``p`` padding Bedrock adds to every stream event payload."""
+    return {**body, "p": _PADDING[: 1 + (position * 7) % len(_PADDING)]}
+
+
 def _event(position: int, name: str, body: dict[str, Any], kind: Kind) -> Ev:
-    padded = {**body, "p": _PADDING[: 1 + (position * 7) % len(_PADDING)]}
-    return Ev(encode_event(name, padded), kind)
+    return Ev(encode_event(name, padded(position, body)), kind)
 
 
 def _stop(plan: Plan) -> str:

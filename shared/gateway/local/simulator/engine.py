@@ -79,6 +79,7 @@ class Vendor(abc.ABC):
     stream_media_type: str = "text/event-stream; charset=utf-8"
     content_policy_is_stop: bool = False  # True: a filtered 200 answer, not an HTTP error
     retry_after_ms_header: str | None = None  # a vendor's millisecond retry header, if any
+    touches_cache: bool = True  # False: token counting, which must not warm the prompt cache
 
     @abc.abstractmethod
     def credential(self, request: Request) -> str: ...
@@ -107,6 +108,11 @@ class Vendor(abc.ABC):
 
     def headers(self, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id}
+
+    def success_headers(self, plan: Plan) -> dict[str, str]:
+        """Headers only a 200 answer carries (Bedrock InvokeModel's token counts)."""
+        del plan
+        return {}
 
     def retry_headers(self, status: int, ctx: ErrorContext) -> dict[str, str]:
         """``retry-after`` on every 429; on 429/503/529, what the URL's fault spec asks."""
@@ -166,7 +172,7 @@ async def drive(
 
 
 def _non_stream(vendor: Vendor, plan: Plan, fault: str | None, stall: float, rid: str) -> Response:
-    headers = vendor.headers(rid)
+    headers = {**vendor.headers(rid), **vendor.success_headers(plan)}
     if fault == "stall_after_first":
         return StreamingResponse(_stalled_body(stall), headers=headers, media_type=JSON)
     body = json.dumps(vendor.success(plan)).encode()
@@ -195,7 +201,8 @@ def respond(
     if not stream:
         return _non_stream(vendor, plan, fault, stall, ctx.request_id)
     body = drive(vendor, vendor.events(plan), fault, stall)
-    headers = {**vendor.headers(ctx.request_id), "cache-control": "no-cache"}
+    headers = {**vendor.headers(ctx.request_id), **vendor.success_headers(plan)}
+    headers["cache-control"] = "no-cache"
     return StreamingResponse(body, headers=headers, media_type=vendor.stream_media_type)
 
 
@@ -247,9 +254,11 @@ def _parse_json(raw: bytes) -> Any:
 _ANSWERING = frozenset({"stall_after_first", "truncate", "error_event", "invalid_json"})
 
 
-def _cache_usage(state: SimState, parsed: Parsed, fault: str | None) -> tuple[int, int]:
+def _cache_usage(
+    vendor: Vendor, state: SimState, parsed: Parsed, fault: str | None
+) -> tuple[int, int]:
     """Only requests that get an answer touch the prompt cache."""
-    if fault is None or fault in _ANSWERING:
+    if vendor.touches_cache and (fault is None or fault in _ANSWERING):
         return state.cache_usage(parsed.scan, parsed.model)
     return 0, 0
 
@@ -284,7 +293,7 @@ async def handle(vendor: Vendor, request: Request) -> Response:
         fault = select_fault(request, parsed.user_text, state, ctx, spec)
     except ValueError as exc:
         return PlainTextResponse(str(exc), 400)
-    read, write = _cache_usage(state, parsed, fault)
+    read, write = _cache_usage(vendor, state, parsed, fault)
     plan = Plan(parsed, select_chunks(request, parsed.user_text), seq, read, write)
     ctx.model, ctx.input_tokens = plan.model, parsed.scan.total_tokens()
     response = respond(vendor, plan, fault, ctx, state.stall_seconds)
