@@ -23,6 +23,8 @@ import orjson
 from gateway.providers.catalog import CATALOG
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from gateway.providers.spec import Target
     from gateway.schemas.openai import ChatCompletionRequest
 
@@ -109,6 +111,28 @@ def fingerprint(
         "output_limit": limits[0] if len(set(limits)) == 1 else limits,
         "request": fields,
     }
+    return _key(document, namespace)
+
+
+def messages_fingerprint(
+    body: Mapping[str, Any], *, betas: Sequence[str], model_group: str, namespace: str
+) -> CacheKey:
+    """The cache key of a Messages API request: its whole body (less the fields that only
+    frame the call) and its betas. Its own `api` field keeps it apart from every chat
+    entry (the answers differ in shape). No sampling defaults are assumed."""
+    fields = {name: value for name, value in body.items() if name not in EXCLUDED}
+    document = {
+        "version": VERSION,
+        "api": "messages",
+        "namespace": namespace,
+        "model_group": model_group,
+        "betas": sorted(set(betas)),
+        "request": fields,
+    }
+    return _key(document, namespace)
+
+
+def _key(document: dict[str, Any], namespace: str) -> CacheKey:
     canonical = orjson.dumps(_numbers(document), option=orjson.OPT_SORT_KEYS)
     return CacheKey(id=hashlib.sha256(canonical).hexdigest(), namespace=namespace)
 

@@ -19,23 +19,25 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
 
-from gateway.cache import metrics, replay
+from gateway.cache import metrics
 from gateway.cache.controls import check_allowed, parse_controls
 from gateway.cache.settings import MAX_TTL_S, parse_cache_settings
+from gateway.cache.shape import CHAT
 from gateway.config import settings
+from gateway.errors import GatewayError
 from gateway.http.dependencies import derived
-from gateway.providers import responses, sse
 from gateway.providers.spec import ResponseMeta
 from gateway.spend.cost import format_usd
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from starlette.requests import Request
 
     from gateway.cache.controls import CacheControls
     from gateway.cache.keys import CacheKey
     from gateway.cache.settings import CacheSettings
+    from gateway.cache.shape import CacheShape
     from gateway.cache.store import ResponseCache
     from gateway.completions import Outcome
     from gateway.config import GatewayConfig
@@ -53,6 +55,7 @@ class CachePlan:
     controls: CacheControls
     ttl_s: float
     store: ResponseCache
+    shape: CacheShape
 
 
 def controls(request: Request, data: dict[str, Any], caller: Caller) -> CacheControls:
@@ -95,23 +98,24 @@ def plan(
     caller: Caller,
     chat: ChatCompletionRequest,
     found: CacheControls,
+    shape: CacheShape = CHAT,
 ) -> CachePlan | None:
     """The cache plan for this request, or None when there is no cache."""
     cache_settings = derived(config, parse_cache_settings, "cache settings")
     store = _store(request) if cache_settings.enabled else None
     if store is None:
         return None
-    from gateway.cache.keys import defaults_source, fingerprint
+    from gateway.cache.keys import defaults_source
 
     group = config.groups.get(chat.model, ())
-    key = fingerprint(
+    key = shape.key(
         chat,
         model_group=chat.model,
         providers=frozenset(defaults_source(d.target) for d in group),
         namespace=_namespace(caller, cache_settings, found),
     )
     ttl = min(found.ttl_s if found.ttl_s is not None else cache_settings.ttl_s, MAX_TTL_S)
-    return CachePlan(key=key, controls=found, ttl_s=ttl, store=store)
+    return CachePlan(key=key, controls=found, ttl_s=ttl, store=store, shape=shape)
 
 
 async def hit(
@@ -136,7 +140,10 @@ async def hit(
 def _answer(
     cache: CachePlan, entry: dict[str, Any], chat: ChatCompletionRequest, request_id: str
 ) -> Response:
-    meta = ResponseMeta(id=f"chatcmpl-{request_id}", created=int(time.time()), model=chat.model)
+    shape = cache.shape
+    meta = ResponseMeta(
+        id=f"{shape.id_prefix}{request_id}", created=int(time.time()), model=chat.model
+    )
     headers = {
         "x-request-id": request_id,
         "x-gateway-cache": "hit",
@@ -144,20 +151,18 @@ def _answer(
         "x-gateway-cost-usd": format_usd(0),
     }
     if chat.stream:
-        chunks = replay.as_chunks(entry, meta, with_usage=chat.wants_usage_chunk)
+        events = shape.stream(entry, meta, with_usage=chat.wants_usage_chunk)
         return StreamingResponse(
-            _replay(chunks),
+            _replay(events),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", **headers},
         )
-    body = sse.dumps(replay.as_completion(entry, meta))
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(shape.body(entry, meta), media_type="application/json", headers=headers)
 
 
-async def _replay(chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield sse.encode(chunk)
-    yield sse.DONE
+async def _replay(events: list[bytes]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield event
 
 
 def remember(
@@ -170,7 +175,7 @@ def remember(
         return
     if outcome.stream is None:
         if outcome.completion is not None:
-            _spawn(request, cache, replay.entry_from_completion(outcome.completion), replace_etag)
+            _keep(request, cache, cache.shape.entry_from_body, outcome.completion, replace_etag)
         return
 
     async def stream_done(done: Outcome) -> None:
@@ -181,10 +186,29 @@ def remember(
 
         if len(chunks) >= MAX_RECORDED_CHUNKS:
             return  # not recorded whole
-        entry = replay.entry_from_chunks(chunks, dict(responses.usage_out(done.usage)))
-        _spawn(request, cache, entry, replace_etag)
+        usage = done.usage
+        _keep(
+            request, cache, lambda c: cache.shape.entry_from_stream(c, usage), chunks, replace_etag
+        )
 
     outcome.on_complete.append(stream_done)
+
+
+def _keep(
+    request: Request,
+    cache: CachePlan,
+    entry_of: Callable[[Any], dict[str, Any]],
+    answer: Any,
+    replace_etag: str | None,
+) -> None:
+    """Write the entry of `answer`; an answer that makes no entry is not cached (and
+    never fails the request that carried it)."""
+    try:
+        entry = entry_of(answer)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, GatewayError):
+        logger.warning("answer for cache entry %s is not cacheable", cache.key.id)
+        return
+    _spawn(request, cache, entry, replace_etag)
 
 
 def _spawn(

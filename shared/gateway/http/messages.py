@@ -36,6 +36,7 @@ MAX_BETAS = 32
 
 
 async def messages(request: Request) -> Response:
+    from gateway.messages.cache_shape import MessagesShape
     from gateway.messages.call import MessagesCall
     from gateway.messages.to_chat import to_chat
     from gateway.schemas.anthropic import validate_messages
@@ -47,11 +48,14 @@ async def messages(request: Request) -> Response:
     data = parse_json(raw)
     reject_routing_overrides(data, list(request.query_params.keys()), MESSAGES_SCHEMAS)
     route = routing.options(data)
-    caching.controls(request, data, caller)  # checked and taken out; not cached yet
+    cache_controls = caching.controls(request, data, caller)
     tags = tags_of(data)
     parsed = validate_messages(data)
-    route.call = MessagesCall(parsed, native_body(data), betas(request))
-    prepared = Prepared(rid, started, caller, len(raw), route, to_chat(parsed), tags, None)
+    body, wanted = native_body(data), betas(request)
+    route.call = MessagesCall(parsed, body, wanted)
+    view = to_chat(parsed)
+    shape = MessagesShape(body, wanted)
+    prepared = Prepared(rid, started, caller, len(raw), route, view, tags, cache_controls, shape)
     response = await serve(request, prepared)
     response.headers["request-id"] = rid  # where the anthropic SDK reads a request id
     return response

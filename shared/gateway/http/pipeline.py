@@ -19,6 +19,7 @@ import anyio
 from starlette.responses import Response
 
 from gateway import errors
+from gateway.cache.shape import CHAT
 from gateway.config import settings
 from gateway.http import access, caching, routing
 from gateway.http.accounting import Account
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from gateway.cache.controls import CacheControls
+    from gateway.cache.shape import CacheShape
     from gateway.completions import Outcome
     from gateway.config import GatewayConfig
     from gateway.http.auth import Caller
@@ -55,7 +57,8 @@ class Prepared:
     route: RouteRequest
     chat: ChatCompletionRequest
     tags: tuple[str, ...]
-    cache_controls: CacheControls | None  # None: the route has no response cache
+    cache_controls: CacheControls
+    cache_shape: CacheShape = CHAT  # what the response cache stores and replays
 
 
 async def serve(request: Request, prepared: Prepared) -> Response:
@@ -67,9 +70,9 @@ async def serve(request: Request, prepared: Prepared) -> Response:
     requested = chat.model
     if model != chat.model:
         chat = chat.model_copy(update={"model": model})
-    cache = None
-    if prepared.cache_controls is not None:
-        cache = caching.plan(request, config, caller, chat, prepared.cache_controls)
+    cache = caching.plan(
+        request, config, caller, chat, prepared.cache_controls, prepared.cache_shape
+    )
     holds = _holds(caller, config, router_settings, route, chat, prepared)
     account = Account(
         rid, prepared.started, caller, requested, bool(chat.stream), chat.user, prepared.tags
