@@ -96,6 +96,8 @@ def local_stack() -> Iterator[Stack]:
     assert key is not None
     assert base is not None
     stack = Stack(base.group(1), key.group(1), output)
+    # Keep reading its output, or a full pipe would block the stack when it logs a lot.
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
     headers = {"Authorization": f"Bearer {stack.master_key}"}
     for _ in range(100):
         try:
@@ -103,7 +105,7 @@ def local_stack() -> Iterator[Stack]:
             break
         except httpx.TransportError:
             if proc.poll() is not None:  # the app failed after the banner (e.g. its import)
-                raise AssertionError(f"make dev exited:\n{output}{proc.stdout.read()}") from None
+                raise AssertionError(f"make dev exited:\n{output}") from None
             time.sleep(0.1)
     try:
         yield stack

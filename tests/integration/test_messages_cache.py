@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from test_cache import app, settle
 
 from conftest import MASTER_KEY
 from gateway.messages.fold import fold
 from keys import asgi_client, bearer
-from test_cache import app, settle
 
 if TYPE_CHECKING:
     from gateway.local.simulator import SimulatorApp

@@ -10,9 +10,11 @@ carry, or a beta it cannot honour, is a 400 naming it rather than a silent loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from gateway.completions import attempt
+from gateway.errors import GatewayError
 from gateway.messages.native import NATIVE, NativeSpeaker, native_api
 from gateway.messages.support import refuse_betas, untranslatable
 from gateway.messages.translated import TranslatedSurface
@@ -25,6 +27,30 @@ if TYPE_CHECKING:
     from gateway.providers.spec import Speaker, Surface
     from gateway.schemas.anthropic import MessagesRequest
     from gateway.schemas.openai import ChatCompletionRequest
+
+
+# A translated request is refused by the chat dialect in chat's words; the client wrote
+# Anthropic's, so the param (and the message) name the field it sent.
+MESSAGES_PARAMS: Mapping[str, str] = MappingProxyType(
+    {
+        "reasoning_effort": "thinking",
+        "parallel_tool_calls": "tool_choice.disable_parallel_tool_use",
+        "response_format": "output_config.format",
+        "response_format.json_schema": "output_config.format",
+        "stop": "stop_sequences",
+        "tool_choice": "tool_choice",
+        "tools": "tools",
+        "temperature": "temperature",
+    }
+)
+
+
+def in_messages_terms(error: GatewayError) -> GatewayError:
+    named = MESSAGES_PARAMS.get(error.param or "")
+    if named is not None and error.status == 400:
+        error.message = f"'{named}' cannot be honoured by this model's provider."
+        error.param = named
+    return error
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +82,16 @@ class MessagesCall:
             if problem is not None:
                 raise problem
             surface = TranslatedSurface()  # per attempt: it keeps the stream's state
-        return await attempt(
-            request,
-            deployment,
-            request_id,
-            timeout_s=timeout_s,
-            first_byte_s=first_byte_s,
-            record=record,
-            speaker=speaker,
-            surface=surface,
-        )
+        try:
+            return await attempt(
+                request,
+                deployment,
+                request_id,
+                timeout_s=timeout_s,
+                first_byte_s=first_byte_s,
+                record=record,
+                speaker=speaker,
+                surface=surface,
+            )
+        except GatewayError as error:
+            raise (error if api is not None else in_messages_terms(error)) from None
