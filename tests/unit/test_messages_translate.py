@@ -122,13 +122,9 @@ def test_to_chat_matches_golden(case: str) -> None:
     translated = to_chat(parsed).model_dump(mode="json", exclude_none=True, by_alias=True)
     assert translated == load(f"{case}.chat.json")
     # The chat request is one the OpenAI SDK would send, but for the gateway's `metadata`
-    # (stripped before OpenAI upstreams) and images in tool results (OpenAI's tool
-    # messages take text only; kept for the providers that read them).
-    if not any(
-        isinstance(m["content"], list) for m in translated["messages"] if m["role"] == "tool"
-    ):
-        openai_body = {k: v for k, v in translated.items() if k != "metadata"}
-        sdk_validate(CompletionCreateParamsBase, openai_body, strict=False)
+    # (stripped before OpenAI upstreams).
+    openai_body = {k: v for k, v in translated.items() if k != "metadata"}
+    sdk_validate(CompletionCreateParamsBase, openai_body, strict=False)
     assert ChatCompletionRequest.model_validate(translated) == to_chat(parsed)
 
 
@@ -180,19 +176,23 @@ def test_empty_turns_still_translate() -> None:
     ]
 
 
-def test_an_error_result_with_an_image_leads_with_an_error_part() -> None:
+def test_a_result_s_images_follow_in_a_user_message() -> None:
     image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
-    result = {"type": "tool_result", "tool_use_id": "t", "content": [image], "is_error": True}
-    messages = chat(messages=[{"role": "user", "content": [result]}])["messages"]
+    text = {"type": "text", "text": "a chart"}
+    result = {"type": "tool_result", "tool_use_id": "t", "content": [text, image], "is_error": True}
+    messages = chat(
+        messages=[{"role": "user", "content": [result, {"type": "text", "text": "after"}]}]
+    )["messages"]
     assert messages == [
+        {"role": "tool", "tool_call_id": "t", "content": "Error: a chart"},
         {
-            "role": "tool",
-            "tool_call_id": "t",
+            "role": "user",
             "content": [
-                {"type": "text", "text": "Error:"},
+                {"type": "text", "text": "Images returned by tool call t:"},
                 {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+                {"type": "text", "text": "after"},
             ],
-        }
+        },
     ]
 
 

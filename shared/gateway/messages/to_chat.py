@@ -8,6 +8,9 @@ Decisions a reader could not guess:
   turn: chat wants tool answers right after the assistant's calls.
 - `is_error`: chat tool messages have no error flag, so the content is prefixed with
   "Error: "; nothing else would tell the model that the call failed.
+- Images in a tool result: chat's tool messages carry text only (OpenAI refuses image
+  parts there), so they follow the tool messages in a user message, introduced by
+  IMAGES_FROM with the call's id.
 - Thinking: a budget maps to reasoning_effort by the inverse of THINKING_BUDGETS (below
   2048 low, below 4096 medium, else high; never xhigh, which few models take). Adaptive
   thinking takes `output_config.effort` (max -> xhigh), else medium. Disabled sets none.
@@ -63,6 +66,7 @@ ChatMessage = dict[str, Any]
 
 JOIN = "\n\n"
 ERROR_PREFIX = "Error: "
+IMAGES_FROM = "Images returned by tool call {}:"
 
 # Blocks each role's chat message can carry.
 ROLE_BLOCKS: dict[str, tuple[type, ...]] = {
@@ -157,8 +161,15 @@ def _turn(message: InputMessage) -> list[ChatMessage]:
     if message.role == "system":
         parts = [_part(block, "system") for block in message.content]
         return [{"role": "system", "content": _text_or_parts(parts)}]
-    tools = [_tool_message(b) for b in message.content if isinstance(b, ToolResultBlock)]
+    tools: list[ChatMessage] = []
+    media: list[Part] = []
+    for block in message.content:
+        if isinstance(block, ToolResultBlock):
+            tool, images = _tool_message(block)
+            tools.append(tool)
+            media += images
     rest = [_part(b, "user") for b in message.content if not isinstance(b, ToolResultBlock)]
+    rest = media + rest
     # A turn of tool results alone needs no user message; an empty turn stays one.
     return tools + ([{"role": "user", "content": rest}] if rest or not tools else [])
 
@@ -186,17 +197,22 @@ def _assistant(blocks: list[ContentBlock]) -> ChatMessage:
     return message
 
 
-def _tool_message(block: ToolResultBlock) -> ChatMessage:
+def _tool_message(block: ToolResultBlock) -> tuple[ChatMessage, list[Part]]:
+    """The tool message (text only: chat's tool messages take no images) and the result's
+    other parts, which follow in a user message, introduced by IMAGES_FROM."""
     content = block.content
-    body: str | list[Part]
-    if content is None or isinstance(content, str):
-        body = content or ""
-    else:
-        body = _text_or_parts([_part(item) for item in content])
+    body = content or "" if content is None or isinstance(content, str) else ""
+    media: list[Part] = []
+    if isinstance(content, list):
+        parts = [_part(item) for item in content]
+        body = JOIN.join(part["text"] for part in parts if part["type"] == "text")
+        media = [part for part in parts if part["type"] != "text"]
     if block.is_error:
-        error: Part = {"type": "text", "text": ERROR_PREFIX.strip()}
-        body = ERROR_PREFIX + body if isinstance(body, str) else [error, *body]
-    return {"role": "tool", "tool_call_id": block.tool_use_id, "content": body}
+        body = (ERROR_PREFIX + body).rstrip()
+    if media:
+        note: Part = {"type": "text", "text": IMAGES_FROM.format(block.tool_use_id)}
+        media = [note, *media]
+    return {"role": "tool", "tool_call_id": block.tool_use_id, "content": body}, media
 
 
 def _text_or_parts(parts: list[Part]) -> str | list[Part]:
