@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench bench-spend clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages clean build validate
 
 venv: $(STAMP)
 
@@ -45,6 +45,9 @@ bench: venv
 
 bench-spend: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.spend_bench
+
+bench-messages: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.messages_bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

@@ -98,6 +98,11 @@ def banner(root: str, info: dict[str, str]) -> str:
         f"  spend queue: {os.environ.get('GATEWAY_SPEND_QUEUE_URL')}\n\n"
         f"  curl {root}/v1/chat/completions {auth} \\\n    {json_body} \\\n"
         '    -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}\'\n\n'
+        f"  # Anthropic's Messages API (Claude Code: ANTHROPIC_BASE_URL={root}\n"
+        "  # ANTHROPIC_AUTH_TOKEN=<key>), on any model:\n"
+        f"  curl {root}/v1/messages -H 'x-api-key: {master}' \\\n    {json_body} \\\n"
+        '    -d \'{"model": "claude-3-5-haiku", "max_tokens": 100, '
+        '"messages": [{"role": "user", "content": "Hi"}]}\'\n\n'
         '  # a virtual key for gpt-4o-mini (the answer\'s "key" then replaces the master key):\n'
         f"  curl {root}/key/generate {auth} \\\n    {json_body} \\\n"
         '    -d \'{"models": ["gpt-4o-mini"]}\'\n'

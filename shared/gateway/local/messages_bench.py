@@ -1,0 +1,112 @@
+"""Gateway CPU of the Messages API against chat completions (a script, not a test).
+
+    make bench-messages   # or: PYTHONPATH=shared python -m gateway.local.messages_bench -n 500
+
+At c=1 under uvicorn, master key, no AWS: the gateway process's CPU time per request
+(from /proc, so it holds on a noisy machine) and p50 latency, non-streamed and
+streamed with 50 chunks, for
+- chat: /v1/chat/completions on an Anthropic deployment (translated both ways);
+- native: /v1/messages on the same deployment (relayed);
+- bedrock_native: /v1/messages on a Bedrock Claude deployment (InvokeModel, event stream);
+- translated: /v1/messages on an OpenAI-compatible deployment (through chat).
+Every deployment is the provider simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from gateway.local.bench import HOST, MASTER, _cpu_seconds, _env, _free_port, _gateway, _run, _wait
+
+ROUTES = {
+    "chat": ("/v1/chat/completions", "claude"),
+    "native": ("/v1/messages", "claude"),
+    "bedrock_native": ("/v1/messages", "bedrock-claude"),
+    "translated": ("/v1/messages", "gpt"),
+}
+
+
+def _config(sim: str) -> str:
+    models = [
+        ("claude", "anthropic/claude-sonnet-4-5", sim, {"api_key": "sk-ant-sim"}),
+        ("bedrock-claude", "bedrock/us.anthropic.claude-sonnet-4-5-v1:0", sim, {}),
+        ("gpt", "openai/bench", f"{sim}/v1", {"api_key": "sk-sim"}),
+    ]
+    entries = [
+        {
+            "model_name": name,
+            "litellm_params": {"model": model, "api_base": base, "aws_region_name": "us-east-1"}
+            | extra,
+        }
+        for name, model, base, extra in models
+    ]
+    config = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)  # noqa: SIM115
+    json.dump({"model_list": entries}, config)
+    config.close()
+    return config.name
+
+
+def _body(model: str, chunks: int) -> dict[str, object]:
+    # The simulator echoes the prompt: 60 words are enough for `chunks` text deltas.
+    text = f"[sim-chunks:{chunks}] " + "hello " * 60 if chunks else "hello " * 20
+    body: dict[str, object] = {
+        "model": model,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 64,
+    }
+    if chunks:
+        body["stream"] = True
+    return body
+
+
+def measure(n: int) -> dict[str, float]:
+    sim_port, gw_port = _free_port(), _free_port()
+    sim = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
+        env=_env(),
+    )
+    config = _config(f"http://{HOST}:{sim_port}")
+    aws = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    gw = _gateway(gw_port, {**aws, "GATEWAY_CONFIG": config})
+    results: dict[str, float] = {}
+    try:
+        _wait(f"http://{HOST}:{sim_port}/v1/models")
+        _wait(f"http://{HOST}:{gw_port}/health")
+        auth = {"authorization": f"Bearer {MASTER}"}
+        with httpx.Client(timeout=30) as client:
+            for shape, chunks in (("plain", 0), ("stream50", 50)):
+                for label, (path, model) in ROUTES.items():
+                    url = f"http://{HOST}:{gw_port}{path}"
+                    body = _body(model, chunks)
+                    _run(client, url, body, 50, auth)
+                    cpu0 = _cpu_seconds(gw.pid)
+                    times = _run(client, url, body, n, auth)
+                    cpu = (_cpu_seconds(gw.pid) - cpu0) / n * 1000
+                    results[f"{shape}_{label}_p50_ms"] = statistics.median(times)
+                    results[f"{shape}_{label}_gateway_cpu_ms"] = cpu
+    finally:
+        for proc in (gw, sim):
+            proc.terminate()
+            proc.wait(timeout=10)
+        Path(config).unlink()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=500, help="requests per measurement")
+    args = parser.parse_args()
+    for key, value in measure(args.n).items():
+        print(f"{key}: {value:.3f}")
+
+
+if __name__ == "__main__":
+    main()
