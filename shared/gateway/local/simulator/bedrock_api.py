@@ -118,8 +118,12 @@ def _tools(body: dict[str, Any]) -> tuple[list[Any], list[str], str | None]:
 
 
 def _thinking(body: dict[str, Any]) -> bool:
+    """Claude's `thinking`, or Nova 2's `reasoningConfig`, asks for reasoning."""
     extra = body.get("additionalModelRequestFields")
-    thinking = extra.get("thinking") if isinstance(extra, dict) else None
+    extra = extra if isinstance(extra, dict) else {}
+    thinking, nova = extra.get("thinking"), extra.get("reasoningConfig")
+    if isinstance(nova, dict) and nova.get("type") == "enabled":
+        return True
     return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
 
 
