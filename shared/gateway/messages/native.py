@@ -110,6 +110,10 @@ class NativeSpeaker:
             _count(state, data.get("usage"))
         elif kind == "message_stop":
             state.done = True
+        if kind != "content_block_delta":
+            # The relay counts every item as a token of a cut stream's estimate; framing
+            # events (starts, stops, pings) carry none.
+            state.chunks -= 1
         return [data]
 
     def finish_stream(self, state: NativeState) -> list[Any]:

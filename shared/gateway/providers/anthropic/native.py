@@ -46,11 +46,26 @@ def build_messages_request(
     )
 
 
+# What only shapes a generation: count_tokens refuses these fields of a Messages body.
+GENERATION_ONLY = frozenset(
+    {
+        "max_tokens",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "metadata",
+        "service_tier",
+    }
+)
+
+
 def build_count_request(
     body: Mapping[str, Any], target: Target, *, betas: Sequence[str]
 ) -> UpstreamRequest:
-    """POST /v1/messages/count_tokens takes the Messages body without max_tokens."""
-    out = {key: value for key, value in body.items() if key not in ("stream", "max_tokens")}
+    """POST /v1/messages/count_tokens takes the Messages body less GENERATION_ONLY."""
+    out = {key: value for key, value in body.items() if key not in GENERATION_ONLY}
     out["model"] = target.model
     url = endpoint(target.api_base) + "/count_tokens"
     return UpstreamRequest(url=url, body=out, headers=_headers(target, betas))
