@@ -7,8 +7,10 @@ At c=1 under uvicorn, master key, no AWS: the gateway process's CPU time per req
 streamed with 50 chunks, for
 - chat: /v1/chat/completions on an Anthropic deployment (translated both ways);
 - native: /v1/messages on the same deployment (relayed);
-- bedrock_native: /v1/messages on a Bedrock Claude deployment (InvokeModel, event stream);
-- translated: /v1/messages on an OpenAI-compatible deployment (through chat).
+- bedrock_chat: /v1/chat/completions on a Bedrock Claude deployment (Converse);
+- bedrock_native: /v1/messages on it (InvokeModel, its event stream);
+- openai_chat: /v1/chat/completions on an OpenAI-compatible deployment (passed through);
+- translated: /v1/messages on it (through chat).
 Every deployment is the provider simulator.
 """
 
@@ -26,10 +28,13 @@ import httpx
 
 from gateway.local.bench import HOST, MASTER, _cpu_seconds, _env, _free_port, _gateway, _run, _wait
 
+ROUNDS = 5  # the figure is the median of the rounds' CPU per request
 ROUTES = {
     "chat": ("/v1/chat/completions", "claude"),
     "native": ("/v1/messages", "claude"),
+    "bedrock_chat": ("/v1/chat/completions", "bedrock-claude"),
     "bedrock_native": ("/v1/messages", "bedrock-claude"),
+    "openai_chat": ("/v1/chat/completions", "gpt"),
     "translated": ("/v1/messages", "gpt"),
 }
 
@@ -83,15 +88,19 @@ def measure(n: int) -> dict[str, float]:
         auth = {"authorization": f"Bearer {MASTER}"}
         with httpx.Client(timeout=30) as client:
             for shape, chunks in (("plain", 0), ("stream50", 50)):
-                for label, (path, model) in ROUTES.items():
-                    url = f"http://{HOST}:{gw_port}{path}"
-                    body = _body(model, chunks)
-                    _run(client, url, body, 50, auth)
-                    cpu0 = _cpu_seconds(gw.pid)
-                    times = _run(client, url, body, n, auth)
-                    cpu = (_cpu_seconds(gw.pid) - cpu0) / n * 1000
-                    results[f"{shape}_{label}_p50_ms"] = statistics.median(times)
-                    results[f"{shape}_{label}_gateway_cpu_ms"] = cpu
+                times: dict[str, list[float]] = {label: [] for label in ROUTES}
+                cpus: dict[str, list[float]] = {label: [] for label in ROUTES}
+                for _ in range(ROUNDS):  # interleaved, so drifts of the machine hit all alike
+                    for label, (path, model) in ROUTES.items():
+                        url = f"http://{HOST}:{gw_port}{path}"
+                        body = _body(model, chunks)
+                        _run(client, url, body, 10, auth)
+                        cpu0 = _cpu_seconds(gw.pid)
+                        times[label] += _run(client, url, body, n // ROUNDS, auth)
+                        cpus[label].append((_cpu_seconds(gw.pid) - cpu0) / (n // ROUNDS) * 1000)
+                for label in ROUTES:
+                    results[f"{shape}_{label}_p50_ms"] = statistics.median(times[label])
+                    results[f"{shape}_{label}_gateway_cpu_ms"] = statistics.median(cpus[label])
     finally:
         for proc in (gw, sim):
             proc.terminate()
