@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import ValidationError
 
 from gateway.config import MAX_BODY_BYTES
 from gateway.errors import InvalidRequestError, RequestTooLargeError, UnsupportedParameterError
 from gateway.schemas.openai import ChatCompletionRequest
+from gateway.schemas.validation import validated
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -144,37 +144,11 @@ def reject_routing_overrides(
             stack.extend(((*path, index), item, in_schema) for index, item in enumerate(value))
 
 
+# The discriminator tags of the chat request's unions (message roles, part types).
 _TAGS = frozenset(
     {"system", "developer", "user", "assistant", "tool", "text", "image_url", "refusal", "other"}
 )
-_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
-
-
-def _param(loc: tuple[int | str, ...]) -> str:
-    """A pydantic error location as an OpenAI `param` (`messages[0].content`)."""
-    out = ""
-    after_index = False
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            after_index = True
-            continue
-        if after_index and part in _TAGS:
-            after_index = False
-            continue  # the discriminator tag pydantic inserts
-        after_index = False
-        if "[" in part or "-" in part or part in _TYPE_NAMES:
-            continue  # union branch names, e.g. "str", "list[...]" or "function-after"
-        out += f".{part}" if out else part
-    return out
 
 
 def validate_chat(data: dict[str, Any]) -> ChatCompletionRequest:
-    try:
-        return ChatCompletionRequest.model_validate(data)
-    except ValidationError as exc:
-        # Of a union's failed branches, the deepest location says the most.
-        first = max(exc.errors(include_url=False, include_input=False), key=lambda e: len(e["loc"]))
-        param = _param(tuple(first["loc"]))
-        message = f"Invalid value for '{param}': {first['msg']}." if param else first["msg"]
-        raise InvalidRequestError(message, param=param or None) from None
+    return validated(ChatCompletionRequest, data, _TAGS)

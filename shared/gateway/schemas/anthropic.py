@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from gateway.errors import InvalidRequestError
+from gateway.schemas.validation import validated
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -289,28 +289,5 @@ class MessagesRequest(_Wire):
     cache_control: CacheControl | None = None  # automatic prompt caching
 
 
-_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
-
-
-def param_of(loc: tuple[int | str, ...]) -> str:
-    """A pydantic error location as a `param`: `messages[0].content[1].source`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif "[" in part or "-" in part or part in _TYPE_NAMES:
-            continue  # union branches ("str", "list[...]") and our "<type>-<family>" tags
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
 def validate_messages(data: dict[str, Any]) -> MessagesRequest:
-    try:
-        return MessagesRequest.model_validate(data)
-    except ValidationError as exc:
-        # Of a union's failed branches, the deepest location says the most.
-        first = max(exc.errors(include_url=False, include_input=False), key=lambda e: len(e["loc"]))
-        param = param_of(tuple(first["loc"]))
-        message = f"Invalid value for '{param}': {first['msg']}." if param else first["msg"]
-        raise InvalidRequestError(message, param=param or None) from None
+    return validated(MessagesRequest, data)
