@@ -21,7 +21,7 @@ from gateway.messages import from_chat
 from gateway.messages.fold import fold
 from gateway.messages.support import refuse_betas, untranslatable
 from gateway.messages.to_chat import to_chat
-from gateway.providers import responses
+from gateway.providers import responses, sse
 from gateway.providers.spec import ResponseMeta, TokenUsage
 from gateway.schemas.anthropic import MessagesRequest, validate_messages
 from gateway.schemas.openai import ChatCompletionRequest, FinishReason
@@ -611,7 +611,7 @@ def test_sse_event_framing() -> None:
         "index": 0,
         "delta": {"type": "text_delta", "text": "é\n"},
     }
-    raw = from_chat.sse_event(event)
+    raw = sse.encode_event(event["type"], event)
     head, data, blank = raw.split(b"\n", 2)
     assert head == b"event: content_block_delta"
     assert json.loads(data.removeprefix(b"data: ")) == event

@@ -24,8 +24,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from gateway.errors import UpstreamError
 from gateway.providers.spec import TokenUsage
 
@@ -206,10 +204,6 @@ def end(state: ChatEvents, usage: TokenUsage | None = None) -> list[Event]:
     events.append({"type": "message_delta", "delta": delta, "usage": usage_of(counts)})
     events.append({"type": "message_stop"})
     return events
-
-
-def sse_event(event: Event) -> bytes:
-    return b"event: " + str(event["type"]).encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 def _started(state: ChatEvents) -> list[Event]:

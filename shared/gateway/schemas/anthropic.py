@@ -5,7 +5,7 @@ Known fields are strictly typed (`"stream": "yes"` is a 400, as at Anthropic); u
 fields, block types, tool types, image sources and thinking types are kept, so a request
 served natively by Anthropic is never refused for a feature newer than this module.
 Whether a translated (chat) provider can honour them is decided elsewhere
-(gateway.messages.to_chat.untranslatable).
+(gateway.messages.support.untranslatable).
 """
 
 from __future__ import annotations
