@@ -242,6 +242,45 @@ async def test_fallbacks_cross_providers_and_translate_anew(
     assert response.json()["choices"][0]["message"]["content"] == "Echo: hello"
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_a_messages_request_falls_back_from_claude_to_another_vendor(
+    configure: Any, sim: SimulatorApp, stream: bool
+) -> None:
+    """The Messages API switches path with the deployment: native on Claude, through
+    chat on the fallback, and the client sees one Anthropic answer."""
+    claude = {
+        "model_name": "claude",
+        "litellm_params": {
+            "model": "anthropic/claude-3-5-haiku-20241022",
+            "api_base": f"{sim.state.url}/_fault/503",
+            "api_key": "sk-ant-test",
+        },
+    }
+    app = configure(
+        [claude, openai("g", "good", base(sim))], fallbacks=[{"claude": ["g"]}], num_retries=0
+    )
+    body = {
+        "model": "claude",
+        "max_tokens": 50,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hello"}],
+    }
+    async with asgi_client(app) as client:
+        response = await client.post("/v1/messages", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-gateway-fallback"] == "g"
+    assert [r["vendor"] for r in sim.requests] == ["anthropic", "openai"]
+    if stream:
+        from gateway.messages.fold import fold
+
+        message = fold([json.loads(data) for data in events(response.text)])
+    else:
+        message = response.json()
+    assert message["content"] == [{"type": "text", "text": "Echo: hello"}]
+    assert message["model"] == "g"  # the group that served, as on chat
+    assert message["id"] == f"msg_{response.headers['x-request-id']}"
+
+
 async def test_per_request_fallbacks_win_and_are_not_sent_upstream(
     configure: Any, sim: SimulatorApp
 ) -> None:
