@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 
 # A translated request is refused by the chat dialect in chat's words; the client wrote
-# Anthropic's, so the param (and the message) name the field it sent.
+# Anthropic's, so the param names the field it sent. Where chat's own field name is the
+# message's subject, the message is reworded too.
 MESSAGES_PARAMS: Mapping[str, str] = MappingProxyType(
     {
         "reasoning_effort": "thinking",
@@ -38,17 +39,17 @@ MESSAGES_PARAMS: Mapping[str, str] = MappingProxyType(
         "response_format": "output_config.format",
         "response_format.json_schema": "output_config.format",
         "stop": "stop_sequences",
-        "tool_choice": "tool_choice",
-        "tools": "tools",
-        "temperature": "temperature",
     }
 )
+CHAT_WORDED = frozenset({"reasoning_effort", "parallel_tool_calls", "response_format"})
 
 
 def in_messages_terms(error: GatewayError) -> GatewayError:
-    named = MESSAGES_PARAMS.get(error.param or "")
+    chat_param = error.param or ""
+    named = MESSAGES_PARAMS.get(chat_param)
     if named is not None and error.status == 400:
-        error.message = f"'{named}' cannot be honoured by this model's provider."
+        if chat_param.split(".")[0] in CHAT_WORDED:
+            error.message = f"'{named}' cannot be honoured by this model's provider."
         error.param = named
     return error
 
