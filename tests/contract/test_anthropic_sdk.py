@@ -430,6 +430,23 @@ def test_a_translated_refusal_names_the_field_the_client_sent(
 FAULT_MODELS = ["claude-3-5-haiku", "bedrock-claude", "gpt-4o-mini"]
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_the_beta_namespace_works_as_claude_code_calls_it(
+    client: anthropic.Anthropic, model: str
+) -> None:
+    """`client.beta.messages` posts to /v1/messages?beta=true with `anthropic-beta`, as
+    Claude Code does."""
+    betas = ["claude-code-20250219", "interleaved-thinking-2025-05-14"]
+    with client.beta.messages.stream(
+        model=model, max_tokens=2000, messages=WEATHER, tools=[WEATHER_TOOL], betas=betas
+    ) as events:
+        streamed = events.get_final_message()
+    counted = client.beta.messages.count_tokens(model=model, messages=WEATHER, betas=betas)
+    assert [block.type for block in streamed.content] == ["tool_use"]
+    assert streamed.stop_reason == "tool_use"
+    assert counted.input_tokens > 0
+
+
 @pytest.fixture
 def local(gateway_url: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=gateway_url, api_key=MASTER_KEY, max_retries=0)
