@@ -78,6 +78,32 @@ def test_chat_completion_stream_arrives_as_one_sse_body(
     assert chunks[-1].get("usage"), "stream_options.include_usage asks for a usage chunk"
 
 
+def test_messages(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Anthropic's Messages API, keyed by x-api-key, natively on the Anthropic simulator."""
+    response = invoke(_event("messages"))
+    assert response["statusCode"] == 200, response["body"]
+    body = json.loads(response["body"])
+    assert body["type"] == "message"
+    assert body["content"] == [{"type": "text", "text": "Echo: Say hello in one word."}]
+    assert body["model"] == "claude-3-5-haiku"
+    assert body["id"] == f"msg_{response['headers']['x-request-id']}"
+    assert response["headers"]["request-id"] == response["headers"]["x-request-id"]
+
+
+def test_messages_without_key_is_anthropic_shaped(
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    event = copy.deepcopy(_event("messages"))
+    del event["headers"]["x-api-key"]
+    del event["multiValueHeaders"]["x-api-key"]
+    response = invoke(event)
+    assert response["statusCode"] == 401
+    body = json.loads(response["body"])
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "authentication_error"
+    assert body["request_id"] == response["headers"]["request-id"]
+
+
 def test_chat_without_key_is_rejected(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     event = copy.deepcopy(_event("chat"))
     del event["headers"]["Authorization"]
