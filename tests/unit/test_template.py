@@ -265,6 +265,7 @@ def test_role_reads_exactly_the_two_secrets(cfn: dict[str, Any]) -> None:
     assert set(bedrock[0]["Action"]) == {
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
+        "bedrock:CountTokens",
     }
 
 

@@ -2,7 +2,7 @@
 
 Claude deployments answer natively (Anthropic's count_tokens, Bedrock's
 CountTokens), first in the group's configured order. A group without one, or
-whose count failed on the provider's side, gets the gateway's estimate instead
+whose count the provider refused or failed, gets the gateway's estimate instead
 (answered with `x-gateway-token-count: estimated`): UTF-8 bytes of the prompt's
 text over BYTES_PER_TOKEN, plus IMAGE_TOKENS per image or document. Counting is
 free at Anthropic and Bedrock, so it is neither rate limited nor charged here.
@@ -18,7 +18,6 @@ from gateway import errors
 from gateway.completions import dialect
 from gateway.messages.native import native_api
 from gateway.providers import transport
-from gateway.redaction import redact
 from gateway.router.prompt import text_bytes
 
 if TYPE_CHECKING:
@@ -68,9 +67,8 @@ async def count(
             error = dialect(target.dialect).map_error(raw.status, raw.body, raw.headers)
         except errors.GatewayError as exc:
             error = exc
-        error.message = redact(error.message, target.api_key)
-        if isinstance(error, errors.InvalidRequestError):
-            raise error  # the request's own fault: an estimate would hide it
+        # The body passed our validation: a refusal is most likely the model's (Bedrock
+        # counts for some models and ids only), and an estimate serves the client better.
         logger.warning("token count failed upstream (%s); estimated", error.code)
         break
     return estimate(body), True
