@@ -221,6 +221,47 @@ def gateway_table(
     dependencies.reset()
 
 
+@dataclass
+class ResponseBucket:
+    name: str
+    client: Any  # boto3 S3 client on the emulation, for arranging and inspecting
+
+    def object_keys(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+@pytest.fixture
+def response_bucket(
+    aws_emulation: Emulation, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ResponseBucket]:
+    """A fresh bucket, made from template.yaml's ResponseStoreBucket, that the gateway keeps
+    stored Responses API responses in (GATEWAY_RESPONSE_STORE_BUCKET)."""
+    import uuid
+
+    import boto3
+
+    from gateway.http import dependencies
+    from gateway.local.provision import create_bucket, properties
+    from gateway.responses import store
+
+    client = boto3.client("s3", endpoint_url=aws_emulation.url)
+    name = create_bucket(
+        client, f"responses-{uuid.uuid4().hex[:12]}", properties("ResponseStoreBucket")
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_emulation.url)
+    monkeypatch.setenv("GATEWAY_RESPONSE_STORE_BUCKET", name)
+    dependencies.reset()  # settings, and the AWS session the store's client is made from
+    store.reset()
+    bucket = ResponseBucket(name, client)
+    yield bucket
+    for key in bucket.object_keys():
+        client.delete_object(Bucket=name, Key=key)
+    client.delete_bucket(Bucket=name)
+    dependencies.reset()
+    store.reset()
+
+
 @pytest.fixture
 def spend_env(
     gateway_env: SimulatorApp,

@@ -18,6 +18,7 @@ JSON in Secrets Manager (GATEWAY_PROVIDER_SECRETS_ARN) when one is configured.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,12 +52,26 @@ class Settings:
     dynamodb_timeout_s: float
     key_cache_s: float
     cache_bucket: str | None  # the response cache's S3 bucket; None: no response cache
+    response_store_bucket: str | None  # stored Responses API responses; None: none kept
+    stored_response_ttl_s: float  # how long a stored response can be read back
     spend_queue_url: str | None  # SQS queue of spend events; None: applied directly
     event_bus: str  # EventBridge bus of soft-budget alerts
     sqs_endpoint: str
 
 
 KEY_CACHE_MAX_S = 30.0  # the documented bound on revocation; the setting cannot exceed it
+STORED_RESPONSE_DAYS = 30.0  # OpenAI keeps stored responses 30 days; the template's default
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of days from the environment, in seconds."""
+    try:
+        days = float(env.get(name) or default)
+    except ValueError:
+        days = math.nan
+    if not 0 < days < math.inf:
+        raise ConfigError(f"{name} must be a positive number of days")
+    return days * 86_400
 
 
 def _endpoint(env: Mapping[str, str], service: str, region: str) -> str:
@@ -84,6 +99,9 @@ def settings() -> Settings:
         dynamodb_timeout_s=float(env.get("GATEWAY_DYNAMODB_TIMEOUT_S", "3")),
         key_cache_s=min(float(env.get("GATEWAY_KEY_CACHE_S", "10")), KEY_CACHE_MAX_S),
         cache_bucket=env.get("GATEWAY_CACHE_BUCKET") or None,
+        response_store_bucket=env.get("GATEWAY_RESPONSE_STORE_BUCKET") or None,
+        # Days, as the template's StoredResponseDays sets the bucket's lifecycle rule.
+        stored_response_ttl_s=_days(env, "GATEWAY_STORED_RESPONSE_DAYS", STORED_RESPONSE_DAYS),
         spend_queue_url=env.get("GATEWAY_SPEND_QUEUE_URL") or None,
         event_bus=env.get("GATEWAY_EVENT_BUS") or "default",
         sqs_endpoint=_endpoint(env, "sqs", region),

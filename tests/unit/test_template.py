@@ -21,6 +21,8 @@ from samtranslator.yaml_helper import yaml_parse
 
 from gateway.cache.keys import CacheKey
 from gateway.cache.settings import MAX_TTL_S
+from gateway.config import STORED_RESPONSE_DAYS
+from gateway.responses import store as response_store
 from gateway.router.cooldowns import cooldown_pk
 from gateway.router.usage import usage_pk
 from gateway.store import table
@@ -391,8 +393,8 @@ def test_api_function_puts_only_spend_items(cfn: dict[str, Any]) -> None:
 CACHE_PREFIX = CacheKey(id="0" * 64, namespace="team:t").object_key.split("/")[0] + "/"
 
 
-def _bucket(cfn: dict[str, Any]) -> dict[str, Any]:
-    resource: dict[str, Any] = cfn["Resources"]["ResponseCacheBucket"]
+def _bucket(cfn: dict[str, Any], name: str = "ResponseCacheBucket") -> dict[str, Any]:
+    resource: dict[str, Any] = cfn["Resources"][name]
     assert resource["Type"] == "AWS::S3::Bucket"
     return resource
 
@@ -401,8 +403,14 @@ def _s3(cfn: dict[str, Any], role: str) -> list[dict[str, Any]]:
     return [s for s in _statements(cfn, role) if any(a.startswith("s3:") for a in _actions(s))]
 
 
-def test_cache_bucket_is_encrypted_private_and_unversioned(cfn: dict[str, Any]) -> None:
-    props = _bucket(cfn)["Properties"]
+def _on_bucket(cfn: dict[str, Any], role: str, bucket: str) -> list[dict[str, Any]]:
+    """The role's S3 statements that name `bucket`."""
+    return [s for s in _s3(cfn, role) if f"{bucket}.Arn" in json.dumps(s["Resource"])]
+
+
+@pytest.mark.parametrize("bucket", ["ResponseCacheBucket", "ResponseStoreBucket"])
+def test_buckets_are_encrypted_private_and_unversioned(cfn: dict[str, Any], bucket: str) -> None:
+    props = _bucket(cfn, bucket)["Properties"]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
     assert props["PublicAccessBlockConfiguration"] == {
@@ -412,7 +420,8 @@ def test_cache_bucket_is_encrypted_private_and_unversioned(cfn: dict[str, Any]) 
         "RestrictPublicBuckets": True,
     }
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    assert "VersioningConfiguration" not in props  # replaced entries are not worth keeping
+    # Cache: replaced entries are not worth keeping. Store: a deleted response must be gone.
+    assert "VersioningConfiguration" not in props
     assert "BucketName" not in props  # names are global: CloudFormation makes one up
     assert "AccessControl" not in props
 
@@ -429,11 +438,12 @@ def test_cache_entries_expire_with_the_longest_ttl(cfn: dict[str, Any]) -> None:
     assert all(a["DaysAfterInitiation"] <= 7 for a in aborts)
 
 
-def test_cache_bucket_refuses_plain_http(cfn: dict[str, Any]) -> None:
+@pytest.mark.parametrize("bucket", ["ResponseCacheBucket", "ResponseStoreBucket"])
+def test_buckets_refuse_plain_http(cfn: dict[str, Any], bucket: str) -> None:
     policies = [
         r["Properties"]
         for r in _of_type(cfn, "AWS::S3::BucketPolicy").values()
-        if r["Properties"]["Bucket"] == {"Ref": "ResponseCacheBucket"}
+        if r["Properties"]["Bucket"] == {"Ref": bucket}
     ]
     assert len(policies) == 1
     statements = policies[0]["PolicyDocument"]["Statement"]
@@ -441,8 +451,8 @@ def test_cache_bucket_refuses_plain_http(cfn: dict[str, Any]) -> None:
     assert tls["Effect"] == "Deny"
     assert tls["Principal"] == "*"
     assert tls["Action"] in ("s3:*", ["s3:*"])
-    assert {"Fn::GetAtt": ["ResponseCacheBucket", "Arn"]} in tls["Resource"]
-    assert {"Fn::Sub": "${ResponseCacheBucket.Arn}/*"} in tls["Resource"]
+    assert {"Fn::GetAtt": [bucket, "Arn"]} in tls["Resource"]
+    assert {"Fn::Sub": f"${{{bucket}.Arn}}/*"} in tls["Resource"]
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert all(s["Effect"] == "Deny" for s in statements)  # the policy grants nothing
 
@@ -450,7 +460,7 @@ def test_cache_bucket_refuses_plain_http(cfn: dict[str, Any]) -> None:
 def test_api_function_reads_and_writes_cache_entries_only(cfn: dict[str, Any]) -> None:
     env = _function(cfn)["Environment"]["Variables"]
     assert env["GATEWAY_CACHE_BUCKET"] == {"Ref": "ResponseCacheBucket"}
-    (statement,) = _s3(cfn, "ApiFunctionRole")
+    (statement,) = _on_bucket(cfn, "ApiFunctionRole", "ResponseCacheBucket")
     assert statement["Effect"] == "Allow"
     # No s3:ListBucket (a missing entry is then a 403, read as a miss), no DeleteObject.
     assert _actions(statement) == {"s3:GetObject", "s3:PutObject"}
@@ -458,10 +468,75 @@ def test_api_function_reads_and_writes_cache_entries_only(cfn: dict[str, Any]) -
     assert "Condition" not in statement
 
 
-def test_only_the_api_function_touches_the_cache(cfn: dict[str, Any]) -> None:
-    assert _s3(cfn, "AdminFunctionRole") == []
-    admin_env = _function(cfn, "AdminFunction")["Environment"]["Variables"]
-    assert "GATEWAY_CACHE_BUCKET" not in admin_env
+def test_only_the_api_function_touches_the_buckets(cfn: dict[str, Any]) -> None:
+    for function in ("AdminFunction", "SpendFunction"):
+        assert _s3(cfn, f"{function}Role") == []
+        env = _function(cfn, function)["Environment"]["Variables"]
+        assert not {"GATEWAY_CACHE_BUCKET", "GATEWAY_RESPONSE_STORE_BUCKET"} & set(env)
+
+
+def test_api_function_s3_access_is_the_two_bucket_statements(cfn: dict[str, Any]) -> None:
+    cache = _on_bucket(cfn, "ApiFunctionRole", "ResponseCacheBucket")
+    kept = _on_bucket(cfn, "ApiFunctionRole", "ResponseStoreBucket")
+    assert len(cache) == len(kept) == 1
+    assert _s3(cfn, "ApiFunctionRole") == [*cache, *kept]  # neither grants on the other
+    assert not any("s3:ListBucket" in _actions(s) for s in _s3(cfn, "ApiFunctionRole"))
+
+
+# ---- stored Responses API responses ----------------------------------------------------------
+
+STORE_PREFIX = response_store.object_key("team:t", "resp_x").split("/")[0] + "/"
+
+
+def test_stored_responses_live_under_the_prefix_the_policy_and_lifecycle_name() -> None:
+    assert STORE_PREFIX == response_store.PREFIX == "v1/"
+    for scope in ("master", "team:t-1", "key:k-1"):
+        assert fnmatch.fnmatchcase(response_store.object_key(scope, "resp_a"), "v1/*")
+
+
+def test_stored_responses_expire_after_the_stacks_parameter(cfn: dict[str, Any]) -> None:
+    parameter = cfn["Parameters"]["StoredResponseDays"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == STORED_RESPONSE_DAYS  # the code's default, when unset
+    assert parameter["MinValue"] >= 1
+    rules = _bucket(cfn, "ResponseStoreBucket")["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+    # The same parameter sets the code's TTL (below), so S3 never deletes a record early:
+    # it counts from creation and rounds up to the next midnight UTC.
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [
+        (STORE_PREFIX, {"Ref": "StoredResponseDays"})
+    ]
+    aborts = [r["AbortIncompleteMultipartUpload"] for r in rules if "AbortIncomplete" in str(r)]
+    assert aborts
+    assert all(a["DaysAfterInitiation"] <= 7 for a in aborts)
+
+
+def test_api_function_finds_the_store_and_its_ttl(cfn: dict[str, Any]) -> None:
+    env = _function(cfn)["Environment"]["Variables"]
+    assert env["GATEWAY_RESPONSE_STORE_BUCKET"] == {"Ref": "ResponseStoreBucket"}
+    assert env["GATEWAY_STORED_RESPONSE_DAYS"] == {"Ref": "StoredResponseDays"}
+    outputs = cfn["Outputs"]
+    assert outputs["ResponseStoreBucketName"]["Value"] == {"Ref": "ResponseStoreBucket"}
+
+
+def test_api_function_reads_writes_and_deletes_stored_responses_only(
+    cfn: dict[str, Any],
+) -> None:
+    (statement,) = _on_bucket(cfn, "ApiFunctionRole", "ResponseStoreBucket")
+    assert statement["Effect"] == "Allow"
+    # DeleteObject for DELETE /v1/responses/{id}; no ListBucket (a missing record is then
+    # 403, which the store reads as absent), so no caller can have them enumerated.
+    assert _actions(statement) == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+    assert statement["Resource"] == {"Fn::Sub": f"${{ResponseStoreBucket.Arn}}/{STORE_PREFIX}*"}
+    assert "Condition" not in statement
+
+
+def test_stored_responses_go_with_the_stack(sam: dict[str, Any]) -> None:
+    # User conversation data: no orphaned copy after `sam delete` (S3 refuses to delete a
+    # non-empty bucket, so the operator empties it first, deliberately).
+    bucket = sam["Resources"]["ResponseStoreBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Delete", "Delete")
 
 
 # ---- the admin function -------------------------------------------------------------------

@@ -114,16 +114,22 @@ def fingerprint(
     return _key(document, namespace)
 
 
-def messages_fingerprint(
-    body: Mapping[str, Any], *, betas: Sequence[str], model_group: str, namespace: str
+def body_fingerprint(
+    body: Mapping[str, Any],
+    *,
+    api: str,
+    model_group: str,
+    namespace: str,
+    betas: Sequence[str] = (),
 ) -> CacheKey:
-    """The cache key of a Messages API request: its whole body (less the fields that only
-    frame the call) and its betas. Its own `api` field keeps it apart from every chat
-    entry (the answers differ in shape). No sampling defaults are assumed."""
+    """The cache key of a request another API shapes (the Messages API, the Responses
+    API): its whole body (less the fields that only frame the call) and its betas. Its
+    `api` field keeps it apart from every chat entry and each other's (the answers differ
+    in shape). No sampling defaults are assumed."""
     fields = {name: value for name, value in body.items() if name not in EXCLUDED}
     document = {
         "version": VERSION,
-        "api": "messages",
+        "api": api,
         "namespace": namespace,
         "model_group": model_group,
         "betas": sorted(set(betas)),

@@ -58,6 +58,10 @@ MESSAGES_SCHEMAS: SchemaPaths = (  # Anthropic's tools and structured outputs
     ("output_format", "schema"),
     ("output_config", "format", "schema"),
 )
+RESPONSES_SCHEMAS: SchemaPaths = (  # the Responses API's function tools and text format
+    ("tools", "*", "parameters"),
+    ("text", "format", "schema"),
+)
 
 
 async def read_body(request: Request) -> bytes:

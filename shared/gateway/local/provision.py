@@ -1,8 +1,8 @@
 """Create the template's AWS resources in the local AWS emulation (moto server).
 
-Resources are read from template.yaml's own definitions, so the local stack and
-the deployed stack cannot drift: a resource type this module does not know is
-skipped with a note, never invented.
+Resources are read from template.yaml's own definitions (a parameter takes its
+default), so the local stack and the deployed stack cannot drift: a resource type
+this module does not know is skipped with a note, never invented.
 """
 
 from __future__ import annotations
@@ -20,6 +20,31 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
     loaded: dict[str, Any] = cfn_yaml.load(str(path))
     return loaded
+
+
+def resolve_parameters(value: Any, parameters: dict[str, Any]) -> Any:
+    """`value` with each `!Ref <parameter>` replaced by the parameter's value, at any
+    depth; a Ref to a resource stays as it is."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
+        return {key: resolve_parameters(item, parameters) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_parameters(item, parameters) for item in value]
+    return value
+
+
+def properties(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A resource's properties as deployed with the parameters' defaults."""
+    template = template or load_template()
+    defaults = {
+        name: spec["Default"]
+        for name, spec in (template.get("Parameters") or {}).items()
+        if "Default" in spec
+    }
+    props = template["Resources"][logical_id].get("Properties") or {}
+    resolved: dict[str, Any] = resolve_parameters(props, defaults)
+    return resolved
 
 
 def _secret(client: Any, logical_id: str, props: dict[str, Any]) -> str:
@@ -172,7 +197,7 @@ def provision(session: Any, template: dict[str, Any] | None = None) -> dict[str,
     queues: dict[str, dict[str, Any]] = {}
     for logical_id, resource in template.get("Resources", {}).items():
         kind = resource.get("Type")
-        props = resource.get("Properties", {}) or {}
+        props = properties(logical_id, template)
         if kind == "AWS::SQS::Queue":
             queues[logical_id] = props
         elif kind == "AWS::SecretsManager::Secret":

@@ -73,6 +73,8 @@ def prepare(sim_port: int) -> dict[str, str]:
         os.environ["GATEWAY_TABLE"] = created["GatewayTable"]
     if "ResponseCacheBucket" in created:  # likewise the emulated bucket
         os.environ["GATEWAY_CACHE_BUCKET"] = created["ResponseCacheBucket"]
+    if "ResponseStoreBucket" in created:  # stored responses (/v1/responses, store: true)
+        os.environ["GATEWAY_RESPONSE_STORE_BUCKET"] = created["ResponseStoreBucket"]
     if "SpendQueue" in created and "GatewayTable" in created:
         from gateway.local import spend_worker
 

@@ -1,7 +1,7 @@
 """The response cache for the Messages API: entries are Anthropic Messages.
 
 The key is the request's whole body and its betas (cache/keys.py
-`messages_fingerprint`), apart from every chat entry. A plain answer is stored as
+`body_fingerprint`), apart from every chat entry. A plain answer is stored as
 its Message; a stream (native events, or chat chunks on the translated path) is
 folded into the Message it describes. A hit is the Message under the new request's
 id and model, or, for a streamed request, the events that Message unfolds into:
@@ -15,7 +15,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from gateway.cache.keys import messages_fingerprint
+from gateway.cache.keys import body_fingerprint
 from gateway.errors import GatewayError
 from gateway.messages import from_chat
 from gateway.messages.fold import fold
@@ -49,8 +49,12 @@ class MessagesShape:
         namespace: str,
     ) -> CacheKey:
         del chat, providers  # the native body says more than its chat view
-        return messages_fingerprint(
-            self.request_body, betas=self.betas, model_group=model_group, namespace=namespace
+        return body_fingerprint(
+            self.request_body,
+            api="messages",
+            betas=self.betas,
+            model_group=model_group,
+            namespace=namespace,
         )
 
     def entry_from_body(self, response: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,8 @@ class ErrorContext:
     request_id: str = "sim"
     message: str | None = None
     param: str | None = None
+    status: int = 400  # of a rejected request (``RequestError``)
+    code: str | None = None
     retry_after: int | None = None  # from the URL's fault spec; None: the default header
     retry_after_ms: int | None = None
 
@@ -105,6 +107,11 @@ class Vendor(abc.ABC):
 
     @abc.abstractmethod
     def stream_invalid(self) -> bytes: ...
+
+    def stream_error_after(self, sent: int) -> bytes:
+        """The mid-stream error once ``sent`` events went out (for vendors that number them)."""
+        del sent
+        return self.stream_error()
 
     def headers(self, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id}
@@ -166,7 +173,7 @@ async def drive(
     if fault == "stall_after_first":
         await anyio.sleep(stall)
     elif fault == "error_event":
-        yield vendor.stream_error()
+        yield vendor.stream_error_after(len(events))
     elif fault == "invalid_json":
         yield vendor.stream_invalid()
 
@@ -288,6 +295,7 @@ async def handle(vendor: Vendor, request: Request) -> Response:
         parsed = vendor.parse(body, request)
     except RequestError as exc:
         ctx.message, ctx.param = str(exc), exc.param
+        ctx.status, ctx.code = exc.status, exc.code
         return vendor.error("400", ctx)
     try:
         fault = select_fault(request, parsed.user_text, state, ctx, spec)

@@ -64,11 +64,16 @@ _CHUNKS_MARKER = re.compile(r"\[sim-chunks:(\d+)\]")
 
 
 class RequestError(ValueError):
-    """The request is not acceptable to the simulated vendor (answered with its 400)."""
+    """The request is not acceptable to the simulated vendor (answered with its 400, or
+    ``status`` and ``code`` where a vendor's own rejection differs, as OpenAI's 404s do)."""
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    def __init__(
+        self, message: str, param: str | None = None, *, status: int = 400, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.param = param
+        self.status = status
+        self.code = code
 
 
 def count_tokens(text: str) -> int:
