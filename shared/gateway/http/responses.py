@@ -187,13 +187,9 @@ async def input_tokens(request: Request) -> Response:
 
 
 routes = [
-    route
-    for prefix in ("/v1", "")
-    for route in (
-        Route(f"{prefix}/responses", create, methods=["POST"]),
-        Route(f"{prefix}/responses/input_tokens", input_tokens, methods=["POST"]),
-        Route(f"{prefix}/responses/{{response_id}}", retrieve, methods=["GET"]),
-        Route(f"{prefix}/responses/{{response_id}}", delete, methods=["DELETE"]),
-        Route(f"{prefix}/responses/{{response_id}}/input_items", list_input_items, methods=["GET"]),
-    )
+    Route("/v1/responses", create, methods=["POST"]),
+    Route("/v1/responses/input_tokens", input_tokens, methods=["POST"]),
+    Route("/v1/responses/{response_id}", retrieve, methods=["GET"]),
+    Route("/v1/responses/{response_id}", delete, methods=["DELETE"]),
+    Route("/v1/responses/{response_id}/input_items", list_input_items, methods=["GET"]),
 ]

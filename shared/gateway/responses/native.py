@@ -95,9 +95,11 @@ COUNTED = frozenset(
 
 def upstream_input(body: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> Any:
     """The client's input, after the replayed conversation when there is one."""
-    given = body["input"]
+    given = body.get("input")
     if not history:
         return given
+    if given is None:
+        given = []
     current = [{"role": "user", "content": given}] if isinstance(given, str) else given
     return [*replayed(history), *current]
 
@@ -114,7 +116,9 @@ def build_count_request(
 ) -> UpstreamRequest:
     """POST /responses/input_tokens: the counted fields, state resolved as for a create."""
     out = {key: value for key, value in body.items() if key in COUNTED}
-    out["input"] = upstream_input(body, history)
+    given = upstream_input(body, history)
+    if given is not None:
+        out["input"] = given
     out["model"] = target.model
     url = endpoint(target.api_base) + "/input_tokens"
     return UpstreamRequest(url=url, body=out, headers=_auth_headers(target))
@@ -140,7 +144,9 @@ class NativeSpeaker:
 
     def build_request(self, request: ChatCompletionRequest, target: Target) -> UpstreamRequest:
         out = {key: value for key, value in self.body.items() if key not in _NOT_SENT}
-        out["input"] = upstream_input(self.body, self.history)
+        given = upstream_input(self.body, self.history)
+        if given is not None:  # OpenAI says what it makes of a request without input
+            out["input"] = given
         out["model"] = target.model
         out["store"] = False
         stream = bool(request.stream)
