@@ -1,6 +1,8 @@
-"""Gateway CPU of the Messages API against chat completions (a script, not a test).
+"""Gateway CPU of the Messages and Responses APIs against chat completions (a script,
+not a test).
 
-    make bench-messages   # or: PYTHONPATH=shared python -m gateway.local.messages_bench -n 500
+    make bench-messages   # or: PYTHONPATH=shared python -m gateway.local.api_bench -n 500
+    make bench-responses  # or: ... -m gateway.local.api_bench --api responses -n 500
 
 At c=1 under uvicorn, master key, no AWS: the gateway process's CPU time per request
 (from /proc, so it holds on a noisy machine) and p50 latency, non-streamed and
@@ -11,6 +13,13 @@ streamed with 50 chunks, for
 - bedrock_native: /v1/messages on it (InvokeModel, its event stream);
 - openai_chat: /v1/chat/completions on an OpenAI-compatible deployment (passed through);
 - translated: /v1/messages on it (through chat).
+With --api responses:
+- openai_chat: /v1/chat/completions on an OpenAI deployment (passed through);
+- native: /v1/responses on it (relayed to OpenAI's Responses API);
+- claude_chat: /v1/chat/completions on an Anthropic deployment;
+- translated: /v1/responses on it (through chat).
+Responses requests send `store: false`: the bench has no AWS, and a stored response
+adds one S3 PutObject (and a previous_response_id one GetObject), not gateway CPU.
 Every deployment is the provider simulator.
 """
 
@@ -29,13 +38,21 @@ import httpx
 from gateway.local.bench import HOST, MASTER, _cpu_seconds, _env, _free_port, _gateway, _run, _wait
 
 ROUNDS = 5  # the figure is the median of the rounds' CPU per request
-ROUTES = {
-    "chat": ("/v1/chat/completions", "claude"),
+APIS = {
+    "messages": {
+        "chat": ("/v1/chat/completions", "claude"),
     "native": ("/v1/messages", "claude"),
     "bedrock_chat": ("/v1/chat/completions", "bedrock-claude"),
     "bedrock_native": ("/v1/messages", "bedrock-claude"),
     "openai_chat": ("/v1/chat/completions", "gpt"),
-    "translated": ("/v1/messages", "gpt"),
+        "translated": ("/v1/messages", "gpt"),
+    },
+    "responses": {
+        "openai_chat": ("/v1/chat/completions", "gpt"),
+        "native": ("/v1/responses", "gpt"),
+        "claude_chat": ("/v1/chat/completions", "claude"),
+        "translated": ("/v1/responses", "claude"),
+    },
 }
 
 
@@ -43,7 +60,7 @@ def _config(sim: str) -> str:
     models = [
         ("claude", "anthropic/claude-sonnet-4-5", sim, {"api_key": "sk-ant-sim"}),
         ("bedrock-claude", "bedrock/us.anthropic.claude-sonnet-4-5-v1:0", sim, {}),
-        ("gpt", "openai/bench", f"{sim}/v1", {"api_key": "sk-sim"}),
+        ("gpt", "openai/gpt-4o-mini", f"{sim}/v1", {"api_key": "sk-sim"}),
     ]
     entries = [
         {
@@ -59,20 +76,21 @@ def _config(sim: str) -> str:
     return config.name
 
 
-def _body(model: str, chunks: int) -> dict[str, object]:
+def _body(path: str, model: str, chunks: int) -> dict[str, object]:
     # The simulator echoes the prompt: 60 words are enough for `chunks` text deltas.
     text = f"[sim-chunks:{chunks}] " + "hello " * 60 if chunks else "hello " * 20
-    body: dict[str, object] = {
-        "model": model,
-        "messages": [{"role": "user", "content": text}],
-        "max_tokens": 64,
-    }
+    body: dict[str, object] = {"model": model}
+    if path == "/v1/responses":
+        body.update(input=text, max_output_tokens=64, store=False)
+    else:
+        body.update(messages=[{"role": "user", "content": text}], max_tokens=64)
     if chunks:
         body["stream"] = True
     return body
 
 
-def measure(n: int) -> dict[str, float]:
+def measure(n: int, api: str = "messages") -> dict[str, float]:
+    routes = APIS[api]
     sim_port, gw_port = _free_port(), _free_port()
     sim = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gateway.local.simulator", "--host", HOST, "--port", str(sim_port)],
@@ -88,17 +106,17 @@ def measure(n: int) -> dict[str, float]:
         auth = {"authorization": f"Bearer {MASTER}"}
         with httpx.Client(timeout=30) as client:
             for shape, chunks in (("plain", 0), ("stream50", 50)):
-                times: dict[str, list[float]] = {label: [] for label in ROUTES}
-                cpus: dict[str, list[float]] = {label: [] for label in ROUTES}
+                times: dict[str, list[float]] = {label: [] for label in routes}
+                cpus: dict[str, list[float]] = {label: [] for label in routes}
                 for _ in range(ROUNDS):  # interleaved, so drifts of the machine hit all alike
-                    for label, (path, model) in ROUTES.items():
+                    for label, (path, model) in routes.items():
                         url = f"http://{HOST}:{gw_port}{path}"
-                        body = _body(model, chunks)
+                        body = _body(path, model, chunks)
                         _run(client, url, body, 10, auth)
                         cpu0 = _cpu_seconds(gw.pid)
                         times[label] += _run(client, url, body, n // ROUNDS, auth)
                         cpus[label].append((_cpu_seconds(gw.pid) - cpu0) / (n // ROUNDS) * 1000)
-                for label in ROUTES:
+                for label in routes:
                     results[f"{shape}_{label}_p50_ms"] = statistics.median(times[label])
                     results[f"{shape}_{label}_gateway_cpu_ms"] = statistics.median(cpus[label])
     finally:
@@ -112,8 +130,9 @@ def measure(n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=500, help="requests per measurement")
+    parser.add_argument("--api", choices=sorted(APIS), default="messages")
     args = parser.parse_args()
-    for key, value in measure(args.n).items():
+    for key, value in measure(args.n, args.api).items():
         print(f"{key}: {value:.3f}")
 
 
