@@ -41,10 +41,10 @@ ROUNDS = 5  # the figure is the median of the rounds' CPU per request
 APIS = {
     "messages": {
         "chat": ("/v1/chat/completions", "claude"),
-    "native": ("/v1/messages", "claude"),
-    "bedrock_chat": ("/v1/chat/completions", "bedrock-claude"),
-    "bedrock_native": ("/v1/messages", "bedrock-claude"),
-    "openai_chat": ("/v1/chat/completions", "gpt"),
+        "native": ("/v1/messages", "claude"),
+        "bedrock_chat": ("/v1/chat/completions", "bedrock-claude"),
+        "bedrock_native": ("/v1/messages", "bedrock-claude"),
+        "openai_chat": ("/v1/chat/completions", "gpt"),
         "translated": ("/v1/messages", "gpt"),
     },
     "responses": {
