@@ -22,6 +22,7 @@ from gateway.messages.fold import fold
 from gateway.messages.support import refuse_betas, untranslatable
 from gateway.messages.to_chat import to_chat
 from gateway.providers import responses, sse
+from gateway.providers.responses import usage_in
 from gateway.providers.spec import ResponseMeta, TokenUsage
 from gateway.schemas.anthropic import MessagesRequest, validate_messages
 from gateway.schemas.openai import ChatCompletionRequest, FinishReason
@@ -96,7 +97,7 @@ def chunks_of(completion: dict[str, Any], size: int) -> list[Any]:
             delta = {"index": index, "function": {"arguments": fragment}}
             out.append(responses.chunk(meta, {"tool_calls": [delta]}))
     out.append(responses.chunk(meta, {}, choice["finish_reason"]))
-    usage = from_chat.token_usage(completion.get("usage"))
+    usage = usage_in(completion.get("usage"))
     return [*out, responses.usage_chunk(meta, usage)]
 
 

@@ -23,10 +23,8 @@ import functools
 import gzip
 import hashlib
 import logging
-import math
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +34,7 @@ import orjson
 
 from gateway import aws
 from gateway.cache.settings import MAX_TTL_S
+from gateway.s3docs import CorruptDocumentError, gunzip, number
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -72,10 +71,6 @@ class Lookup:
     entry: CacheEntry | None
     status: LookupStatus
     etag: str | None = None
-
-
-class _CorruptError(Exception):
-    """The object is not a valid entry for its key; the message says why."""
 
 
 _lock = threading.Lock()
@@ -127,48 +122,23 @@ def metadata(key: CacheKey, data: bytes, created_at: float, expires_at: float) -
     }
 
 
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise _CorruptError("a time is not a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise _CorruptError("a time is not a number") from None
-    if not math.isfinite(number):
-        raise _CorruptError("a time is not finite")
-    return number
-
-
-def _gunzip(data: bytes) -> bytes:
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
-    try:
-        raw = inflater.decompress(data, MAX_DOCUMENT_BYTES)
-    except zlib.error:
-        raise _CorruptError("not gzip") from None
-    if inflater.unconsumed_tail:
-        raise _CorruptError("inflates past the size limit")
-    if not inflater.eof or inflater.unused_data:
-        raise _CorruptError("truncated or trailing bytes")
-    return raw
-
-
 def _document(key: CacheKey, data: bytes, meta: Mapping[str, str]) -> dict[str, Any]:
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-        raise _CorruptError("sha256 mismatch")
+        raise CorruptDocumentError("sha256 mismatch")
     if meta.get("namespace-hash") != key.namespace_hash:
-        raise _CorruptError("another namespace's metadata")
+        raise CorruptDocumentError("another namespace's metadata")
     try:
-        document = orjson.loads(_gunzip(data))
+        document = orjson.loads(gunzip(data, MAX_DOCUMENT_BYTES))
     except orjson.JSONDecodeError:
-        raise _CorruptError("not JSON") from None
+        raise CorruptDocumentError("not JSON") from None
     if not isinstance(document, dict) or document.get("v") != FORMAT_VERSION:
-        raise _CorruptError("unknown format version")
+        raise CorruptDocumentError("unknown format version")
     # The object key already hashes the namespace; this is the check that an object
     # under it can never be served to another namespace, whatever wrote it.
     if document.get("namespace") != key.namespace or document.get("id") != key.id:
-        raise _CorruptError("another key's entry")
+        raise CorruptDocumentError("another key's entry")
     if not isinstance(document.get("body"), dict):
-        raise _CorruptError("no body")
+        raise CorruptDocumentError("no body")
     return document
 
 
@@ -180,17 +150,17 @@ def decode(
     now: float,
     max_age_s: float | None = None,
 ) -> Lookup:
-    """The lookup an object's bytes and metadata make (raises _CorruptError)."""
-    expires_at = _number(meta.get("expires-at"))
-    created_at = _number(meta.get("created-at"))
+    """The lookup an object's bytes and metadata make (raises CorruptDocumentError)."""
+    expires_at = number(meta.get("expires-at"))
+    created_at = number(meta.get("created-at"))
     if now >= expires_at:  # decided before decompressing: an expired entry is not read
         return Lookup(None, "expired", etag)
     document = _document(key, data, meta)
-    if (_number(document.get("expires_at")), _number(document.get("created_at"))) != (
+    if (number(document.get("expires_at")), number(document.get("created_at"))) != (
         expires_at,
         created_at,
     ):
-        raise _CorruptError("metadata and body disagree")
+        raise CorruptDocumentError("metadata and body disagree")
     if max_age_s is not None and now - created_at > max_age_s:
         return Lookup(None, "stale", etag)
     entry = CacheEntry(document["body"], created_at, expires_at, etag)
@@ -274,11 +244,11 @@ class ResponseCache:
         body = response["Body"]
         try:
             if int(response.get("ContentLength") or 0) > MAX_OBJECT_BYTES:
-                raise _CorruptError("larger than any entry written")
+                raise CorruptDocumentError("larger than any entry written")
             data = body.read()
             meta = response.get("Metadata") or {}
             return decode(key, data, meta, etag, self._clock(), max_age_s)
-        except _CorruptError as exc:
+        except CorruptDocumentError as exc:
             logger.warning("response cache entry %s is corrupt (%s); not served", key.id, exc)
             return Lookup(None, "corrupt", etag)
         finally:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import UpstreamError
+from gateway.providers.responses import usage_in
 from gateway.providers.spec import TokenUsage
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
         ChatCompletion,
         ChatCompletionChunk,
         ToolCallDelta,
-        UsageOut,
     )
 
 Event = dict[str, Any]
@@ -51,19 +51,6 @@ STOP_REASONS: Mapping[str, str] = {
 
 def stop_reason(finish_reason: str | None) -> str:
     return STOP_REASONS.get(finish_reason or "stop", "end_turn")
-
-
-def token_usage(usage: UsageOut | None) -> TokenUsage:
-    if not usage:
-        return TokenUsage()
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    return TokenUsage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        cache_read_tokens=cached,
-        reasoning_tokens=reasoning,
-    )
 
 
 def usage_of(usage: TokenUsage) -> dict[str, Any]:
@@ -119,7 +106,9 @@ def message_from_completion(
     return {
         **_envelope(message_id, model, content),
         "stop_reason": stop_reason(choice.get("finish_reason")),
-        "usage": usage_of(usage if usage is not None else token_usage(completion.get("usage"))),
+        "usage": usage_of(
+            usage if usage is not None else (usage_in(completion.get("usage")) or TokenUsage())
+        ),
     }
 
 
@@ -175,7 +164,7 @@ def start(message_id: str, model: str) -> ChatEvents:
 def events_for(state: ChatEvents, chunk: ChatCompletionChunk) -> list[Event]:
     """The events one chunk adds; the stop reason waits for `end`."""
     if chunk.get("usage"):
-        state.usage = token_usage(chunk.get("usage"))
+        state.usage = usage_in(chunk.get("usage")) or TokenUsage()
     events = _started(state)
     for choice in chunk.get("choices") or ():
         if choice.get("index", 0) != 0:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from gateway.providers.spec import TokenUsage
 
 if TYPE_CHECKING:
-    from gateway.providers.spec import ResponseMeta, TokenUsage
+    from collections.abc import Mapping
+
+    from gateway.providers.spec import ResponseMeta
     from gateway.schemas.openai import (
         ChatCompletion,
         ChatCompletionChunk,
@@ -14,6 +18,20 @@ if TYPE_CHECKING:
         MessageOut,
         ToolCallOut,
         UsageOut,
+    )
+
+
+def usage_in(usage: UsageOut | Mapping[str, Any] | None) -> TokenUsage | None:
+    """A chat usage object as TokenUsage (None if there is none)."""
+    if not usage:
+        return None
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    return TokenUsage(
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
+        cache_read_tokens=cached,
+        reasoning_tokens=reasoning,
     )
 
 

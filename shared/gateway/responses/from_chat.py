@@ -43,13 +43,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import UpstreamError
-from gateway.providers.spec import TokenUsage
+from gateway.providers.responses import usage_in
 from gateway.responses import objects
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from gateway.schemas.openai import UsageOut
+    from gateway.providers.spec import TokenUsage
+
 
 Event = dict[str, Any]
 Item = dict[str, Any]
@@ -65,19 +66,6 @@ PARTS: Mapping[str, tuple[str, Callable[[str], objects.Part]]] = {
     "output_text": ("text", objects.output_text),
     "refusal": ("refusal", objects.refusal),
 }
-
-
-def token_usage(usage: UsageOut | Mapping[str, Any] | None) -> TokenUsage | None:
-    if not usage:
-        return None
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
-    return TokenUsage(
-        input_tokens=usage.get("prompt_tokens") or 0,
-        output_tokens=usage.get("completion_tokens") or 0,
-        cache_read_tokens=cached,
-        reasoning_tokens=reasoning,
-    )
 
 
 def finished(
@@ -123,7 +111,7 @@ def response_from_completion(
     if reason in INCOMPLETE_REASONS:
         for item in _trailing(output):
             item["status"] = "incomplete"
-    counts = usage if usage is not None else token_usage(completion.get("usage"))
+    counts = usage if usage is not None else usage_in(completion.get("usage"))
     return finished(skeleton, output, finish_reason=reason, usage=counts, completed_at=completed_at)
 
 
@@ -205,7 +193,7 @@ class ChatEvents:
             return []
         events = self.start()
         if chunk.get("usage"):
-            self.usage = token_usage(chunk["usage"])
+            self.usage = usage_in(chunk["usage"])
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue  # n=1 only: a Response has one answer

@@ -36,7 +36,6 @@ import math
 import re
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,6 +51,7 @@ from gateway.errors import (
     RequestTooLargeError,
     ServiceUnavailableError,
 )
+from gateway.s3docs import CorruptDocumentError, gunzip, number
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -120,10 +120,6 @@ def scope_hash(scope: str) -> str:
 def object_key(scope: str, response_id: str) -> str:
     """The S3 key. The scope is hashed: no team or key id appears in a key."""
     return f"{PREFIX}{scope_hash(scope)}/{response_id}"
-
-
-class _CorruptError(Exception):
-    """The object is not a valid record for its key; the message says why."""
 
 
 _lock = threading.Lock()
@@ -197,64 +193,39 @@ def metadata(scope: str, data: bytes, created_at: float, expires_at: float) -> d
     }
 
 
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise _CorruptError("a time is not a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise _CorruptError("a time is not a number") from None
-    if not math.isfinite(number):
-        raise _CorruptError("a time is not finite")
-    return number
-
-
-def _gunzip(data: bytes) -> bytes:
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
-    try:
-        raw = inflater.decompress(data, MAX_DOCUMENT_BYTES)
-    except zlib.error:
-        raise _CorruptError("not gzip") from None
-    if inflater.unconsumed_tail:
-        raise _CorruptError("inflates past the size limit")
-    if not inflater.eof or inflater.unused_data:
-        raise _CorruptError("truncated or trailing bytes")
-    return raw
-
-
 def _items(value: object) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise _CorruptError("items are not a list of objects")
+        raise CorruptDocumentError("items are not a list of objects")
     return value
 
 
 def is_live(scope: str, meta: Mapping[str, str], now: float) -> bool:
-    """Whether metadata names an unexpired record of `scope` (raises _CorruptError)."""
+    """Whether metadata names an unexpired record of `scope` (raises CorruptDocumentError)."""
     if meta.get("scope-hash") != scope_hash(scope):
-        raise _CorruptError("another scope's metadata")
-    return now < _number(meta.get("expires-at"))
+        raise CorruptDocumentError("another scope's metadata")
+    return now < number(meta.get("expires-at"))
 
 
 def decode(scope: str, response_id: str, data: bytes, meta: Mapping[str, str]) -> StoredResponse:
-    """The record in an object's bytes (raises _CorruptError); expiry is the caller's."""
+    """The record in an object's bytes (raises CorruptDocumentError); expiry is the caller's."""
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-        raise _CorruptError("sha256 mismatch")
+        raise CorruptDocumentError("sha256 mismatch")
     try:
-        document = orjson.loads(_gunzip(data))
+        document = orjson.loads(gunzip(data, MAX_DOCUMENT_BYTES))
     except orjson.JSONDecodeError:
-        raise _CorruptError("not JSON") from None
+        raise CorruptDocumentError("not JSON") from None
     if not isinstance(document, dict) or document.get("v") != FORMAT_VERSION:
-        raise _CorruptError("unknown format version")
+        raise CorruptDocumentError("unknown format version")
     # The object key already hashes the scope; this is the check that an object under it
     # is never served to another scope, whatever wrote it.
     if document.get("scope") != scope or document.get("id") != response_id:
-        raise _CorruptError("another scope's or another id's record")
-    times = (_number(document.get("expires_at")), _number(document.get("created_at")))
-    if times != (_number(meta.get("expires-at")), _number(meta.get("created-at"))):
-        raise _CorruptError("metadata and body disagree")
+        raise CorruptDocumentError("another scope's or another id's record")
+    times = (number(document.get("expires_at")), number(document.get("created_at")))
+    if times != (number(meta.get("expires-at")), number(meta.get("created-at"))):
+        raise CorruptDocumentError("metadata and body disagree")
     response = document.get("response")
     if not isinstance(response, dict) or response.get("id") != response_id:
-        raise _CorruptError("no response of this id")
+        raise CorruptDocumentError("no response of this id")
     return StoredResponse(
         response, _items(document.get("input_items")), _items(document.get("history"))
     )
@@ -376,9 +347,9 @@ class ResponseStore:
             if not is_live(scope, meta, self._clock()):  # decided before the body is read
                 return None
             if int(response.get("ContentLength") or 0) > MAX_OBJECT_BYTES:
-                raise _CorruptError("larger than any record written")
+                raise CorruptDocumentError("larger than any record written")
             return decode(scope, response_id, body.read(), meta)
-        except _CorruptError as exc:
+        except CorruptDocumentError as exc:
             logger.warning("stored response %s is corrupt (%s); not served", response_id, exc)
             return None
         finally:
@@ -396,7 +367,7 @@ class ResponseStore:
             raise
         try:
             existed = is_live(scope, head.get("Metadata") or {}, self._clock())
-        except _CorruptError:
+        except CorruptDocumentError:
             existed = False  # as `get` would say; the object goes all the same
         self._s3_client().delete_object(Bucket=self.bucket, Key=key)
         return existed

@@ -52,25 +52,13 @@ def failure_events(turn: Turn, error: GatewayError) -> list[dict[str, Any]]:
     return events
 
 
-class NativeSurface:
-    """OpenAI's own events, relayed; the terminal one held until the response is kept."""
+class _Surface:
+    """What both write last: the events held until the response was kept, and the cost."""
 
     id_prefix = ID_PREFIX
 
     def __init__(self, turn: Turn) -> None:
         self.turn = turn
-
-    def encode(self, item: Any) -> bytes:
-        if item.get("type") in TERMINAL:
-            self.turn.held.append(item)  # sent in the tail, once the response is kept
-            return b""
-        return sse.encode_event(str(item.get("type", "message")), item)
-
-    def body(self, response: Any) -> bytes:
-        return sse.dumps(response)
-
-    def error(self, error: GatewayError) -> bytes:
-        return written(failure_events(self.turn, error))
 
     def tail(
         self,
@@ -84,13 +72,27 @@ class NativeSurface:
         return written(held) + cost_comment(cost)
 
 
-class TranslatedSurface:
+class NativeSurface(_Surface):
+    """OpenAI's own events, relayed; the terminal one held until the response is kept."""
+
+    def encode(self, item: Any) -> bytes:
+        if item.get("type") in TERMINAL:
+            self.turn.held.append(item)  # sent in the tail, once the response is kept
+            return b""
+        return sse.encode_event(str(item.get("type", "message")), item)
+
+    def body(self, response: Any) -> bytes:
+        return sse.dumps(response)
+
+    def error(self, error: GatewayError) -> bytes:
+        return written(failure_events(self.turn, error))
+
+
+class TranslatedSurface(_Surface):
     """A chat answer written as a Response, or chat chunks as Responses events."""
 
-    id_prefix = ID_PREFIX
-
     def __init__(self, turn: Turn, body: Mapping[str, Any]) -> None:
-        self.turn = turn
+        super().__init__(turn)
         self.request_body = body
         self.events: from_chat.ChatEvents | None = None
 
@@ -136,17 +138,6 @@ class TranslatedSurface:
         events = [error_event(self.turn, error)]
         self.events.next_sequence = self.turn.next_sequence
         return written(events + self.events.failed(error.code, error.message))
-
-    def tail(
-        self,
-        request: ChatCompletionRequest,
-        meta: ResponseMeta,
-        usage: TokenUsage | None,
-        cost: int | None,
-    ) -> bytes:
-        del request, meta, usage
-        held, self.turn.held = self.turn.held, []
-        return written(held) + cost_comment(cost)
 
 
 def _suffix(response_id: str) -> str:
