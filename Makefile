@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses clean build validate
 
 venv: $(STAMP)
 
@@ -47,7 +47,10 @@ bench-spend: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.spend_bench
 
 bench-messages: venv
-	PYTHONPATH=shared $(PY) -m gateway.local.messages_bench
+	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api messages
+
+bench-responses: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api responses
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache
