@@ -104,6 +104,19 @@ def test_messages_without_key_is_anthropic_shaped(
     assert body["request_id"] == response["headers"]["request-id"]
 
 
+def test_responses(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """OpenAI's Responses API, translated to chat for an Anthropic model, nothing stored."""
+    response = invoke(_event("responses"))
+    assert response["statusCode"] == 200, response["body"]
+    body = json.loads(response["body"])
+    assert body["object"] == "response"
+    assert body["status"] == "completed"
+    assert body["store"] is False
+    assert body["id"] == f"resp_{response['headers']['x-request-id']}"
+    (message,) = body["output"]
+    assert message["content"][0]["text"] == "Echo: Say hello in one word."
+
+
 def test_chat_without_key_is_rejected(invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     event = copy.deepcopy(_event("chat"))
     del event["headers"]["Authorization"]
