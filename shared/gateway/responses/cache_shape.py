@@ -105,6 +105,8 @@ class ResponsesShape:
             status=cached["status"],
         )
         response.update(copy.deepcopy({k: v for k, v in cached.items() if k in KEPT}))
+        if response["status"] == "completed":
+            response["completed_at"] = meta.created  # a hit completes as it is served
         suffix = meta.id.removeprefix(self.id_prefix)
         for number, item in enumerate(response["output"]):
             prefix = ITEM_PREFIXES.get(str(item.get("type")), "item")

@@ -18,8 +18,8 @@ _TERMINAL = {"completed": "response.completed", "incomplete": "response.incomple
 
 
 def unfold(response: dict[str, Any]) -> list[Event]:
-    pending = {**response, "status": "in_progress", "output": [], "usage": None}
-    pending["incomplete_details"] = None
+    pending = {key: value for key, value in response.items() if key != "usage"}
+    pending.update(status="in_progress", output=[], incomplete_details=None, completed_at=None)
     events: list[Event] = [
         {"type": "response.created", "response": pending},
         {"type": "response.in_progress", "response": pending},
