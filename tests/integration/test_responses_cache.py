@@ -211,12 +211,6 @@ async def test_the_key_is_the_conversation_not_the_previous_response_id(
     assert without_ids(hit) == without_ids(answer_of(after_one, stream=False))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The key keeps a replayed reasoning item's id (native.replayed keeps encrypted "
-    "reasoning whole) and a hit renumbers its items, so a follow-up to a hit never hits the "
-    "entry of the same follow-up to the original: expected hit, got miss.",
-)
 async def test_the_key_is_the_conversation_with_encrypted_reasoning_too(
     cached: Any, gateway_env: SimulatorApp
 ) -> None:
@@ -233,10 +227,21 @@ async def test_the_key_is_the_conversation_with_encrypted_reasoning_too(
         after_two = await create(
             client, body(NATIVE, "And tomorrow?", previous_response_id=two["id"], **extra)
         )
+        # A new question after the hit goes upstream, which checks the replayed seal.
+        onward = await create(
+            client, body(NATIVE, "And next week?", previous_response_id=two["id"], **extra)
+        )
     (reasoning,) = [item for item in two["output"] if item["type"] == "reasoning"]
+    (original,) = [item for item in one["output"] if item["type"] == "reasoning"]
     assert reasoning["encrypted_content"]
+    # OpenAI binds encrypted reasoning to the id it issued: a hit keeps that id.
+    assert reasoning["id"] == original["id"]
+    assert two["output"][-1]["id"] != one["output"][-1]["id"]  # the message is renumbered
     assert after_two.headers["x-gateway-cache"] == "hit"
-    assert len(gateway_env.requests) == 2
+    assert onward.status_code == 200
+    assert onward.headers["x-gateway-cache"] == "miss"
+    assert reasoning in gateway_env.requests[-1]["json"]["input"]  # replayed whole
+    assert len(gateway_env.requests) == 3
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -466,6 +466,12 @@ def test_system_content_must_be_text() -> None:
     assert rejected(request).param == "messages[0].content[0]"
 
 
+def test_system_messages_alone_are_refused_before_any_call() -> None:
+    request = chat(messages=[{"role": "system", "content": "Be brief."}])
+    assert dialect.NEEDS_A_TURN
+    assert rejected(request).param == "messages"
+
+
 def test_assistant_refusal_is_replayed_as_text() -> None:
     sent = body(
         messages=[

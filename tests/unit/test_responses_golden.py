@@ -152,7 +152,7 @@ def translated(case: str, *, stream: bool = False) -> ChatCompletionRequest:
     body, history = client_call(case, stream=stream)
     parsed = validate_responses(copy.deepcopy(body))
     items = [*history, *input_items(parsed, REQUEST_ID)]
-    assert untranslatable(parsed, items) is None
+    assert untranslatable(parsed, items, needs_a_turn=True) is None
     return to_chat(parsed, items)
 
 

@@ -55,7 +55,7 @@ def translate(history: list[dict[str, Any]] | None = None, **fields: Any) -> dic
     """The chat request for a translatable request, checked against the SDK's chat types."""
     parsed = request(**fields)
     items = [*(history or []), *input_items(parsed, "req1")]
-    assert untranslatable(parsed, items) is None
+    assert untranslatable(parsed, items, needs_a_turn=True) is None
     chat = to_chat(parsed, items)
     body = dumped(chat)
     params = (
@@ -76,7 +76,7 @@ def messages(*items: Any, **fields: Any) -> list[dict[str, Any]]:
 def problem(history: list[dict[str, Any]] | None = None, **fields: Any) -> errors.GatewayError:
     parsed = request(**fields)
     items = [*(history or []), *input_items(parsed, "req1")]
-    found = untranslatable(parsed, items)
+    found = untranslatable(parsed, items, needs_a_turn=True)
     assert found is not None
     to_chat(parsed, items)  # the pipeline's view exists all the same (total translation)
     return found
@@ -399,6 +399,15 @@ def test_an_empty_conversation_is_still_a_valid_view_but_refused() -> None:
     assert dumped(to_chat(parsed, []))["messages"] == [{"role": "user", "content": ""}]
     assert problem(input=[]).param == "input"
     assert problem(input=[{"type": "reasoning", "id": "rs_1", "summary": []}]).param == "input"
+
+
+def test_instructions_alone_are_a_turn_only_where_the_provider_takes_one() -> None:
+    parsed = request(instructions="Be brief.")
+    assert dumped(to_chat(parsed, []))["messages"] == [{"role": "system", "content": "Be brief."}]
+    assert untranslatable(parsed, [], needs_a_turn=False) is None
+    refused = untranslatable(parsed, [], needs_a_turn=True)
+    assert refused is not None
+    assert (refused.status, refused.param) == (400, "input")
 
 
 # ---- parameters ----------------------------------------------------------------------------
@@ -764,7 +773,7 @@ def test_what_chat_cannot_carry_is_a_400_naming_it(
 )
 def test_what_chat_can_honour_passes(fields: dict[str, Any]) -> None:
     parsed = request(**({"input": [USER]} | fields))
-    assert untranslatable(parsed, input_items(parsed, "r")) is None
+    assert untranslatable(parsed, input_items(parsed, "r"), needs_a_turn=True) is None
 
 
 def test_an_earlier_turn_s_items_are_named_by_previous_response_id() -> None:
@@ -810,4 +819,4 @@ def test_who_created_an_item_changes_nothing() -> None:
         previous_response_id="resp_1",
         input=[{"type": "function_call_output", "call_id": "c", "output": "ok"}],
     )
-    assert untranslatable(parsed, [*history, *input_items(parsed, "r")]) is None
+    assert untranslatable(parsed, [*history, *input_items(parsed, "r")], needs_a_turn=True) is None

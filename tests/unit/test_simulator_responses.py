@@ -16,6 +16,7 @@ import openai
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 
+from gateway.local.simulator.responses_output import seal, sealed_id
 from gateway.local.simulator.scenario import TOOL_ARGUMENTS_JSON, count_tokens, split_chunks
 from openapi import validate
 from sdk_types import sdk_validate
@@ -603,7 +604,7 @@ def test_unstored_reasoning_item_message(oai: openai.OpenAI) -> None:
 
 
 @pytest.mark.parametrize(
-    ("store", "encrypted"), [(False, "gAAAA-opaque"), (True, None), (None, None)]
+    ("store", "encrypted"), [(False, seal("rs_abc", "thought")), (True, None), (None, None)]
 )
 def test_replayed_reasoning_items_accepted(
     http: httpx.Client, store: bool | None, encrypted: str | None
@@ -616,6 +617,29 @@ def test_replayed_reasoning_items_accepted(
     response = create(http, body, False)
     assert message_text(response) == "Echo: again"
     assert response["store"] is (store is not False)
+
+
+def test_encrypted_reasoning_is_refused_under_another_id(http: httpx.Client) -> None:
+    again = {"role": "user", "content": "again"}
+    first = create(
+        http,
+        request(model="o3", include=["reasoning.encrypted_content"], store=False),
+        False,
+    )
+    reasoning = first["output"][0]
+    assert sealed_id(reasoning["encrypted_content"]) == reasoning["id"]
+    for item_id, accepted in ((reasoning["id"], True), ("rs_other", False)):
+        turn = [{"role": "user", "content": "hi"}, reasoning | {"id": item_id}, again]
+        answer = http.post(
+            "/v1/responses", json=request(turn, model="o3", store=False), headers=AUTH
+        )
+        assert (answer.status_code == 200) is accepted
+    error = answer.json()["error"]
+    assert (answer.status_code, error["param"]) == (400, "input")
+    assert error["message"] == (
+        "The encrypted content for item rs_other could not be verified. Reason: "
+        "Encrypted content item_id did not match the target item id."
+    )
 
 
 # --------------------------------------------------------------------------- input_tokens

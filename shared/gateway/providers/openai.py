@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
 
 PARAMS: ParamTable | None = None  # passthrough
+NEEDS_A_TURN = False  # a system message alone is a valid chat request
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",

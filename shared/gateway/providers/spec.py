@@ -144,3 +144,6 @@ class Dialect(Speaker, Protocol):
     PARAMS: ParamTable
     FINISH_REASONS: Mapping[str, FinishReason]
     ERRORS: Mapping[Any, type[GatewayError]]
+    # Whether a request of system messages alone is refused (param "messages"): the API
+    # needs a user or assistant turn to answer.
+    NEEDS_A_TURN: bool

@@ -7,7 +7,9 @@ of the id, which differs every turn), less what only frames the call (`store`,
 is stored as its Response; a stream as the Response its terminal event carried (the
 native path) or its chat chunks translated (the translated path). A hit is that
 Response under the new request's id, model, time and echoed fields, its items
-renumbered under the new id; a streamed request gets the events it unfolds into
+renumbered under the new id, except encrypted reasoning: OpenAI takes it back only
+under the id it issued (which also gives a follow-up to a hit the key of the same
+follow-up to the original). A streamed request gets the events it unfolds into
 (gateway/responses/unfold.py). The Response served is kept in `served` so the
 route can store it like any other answer.
 """
@@ -109,6 +111,8 @@ class ResponsesShape:
             response["completed_at"] = meta.created  # a hit completes as it is served
         suffix = meta.id.removeprefix(self.id_prefix)
         for number, item in enumerate(response["output"]):
+            if item.get("type") == "reasoning" and item.get("encrypted_content"):
+                continue  # OpenAI binds the encrypted content to the id it issued
             prefix = ITEM_PREFIXES.get(str(item.get("type")), "item")
             item["id"] = f"{prefix}_{suffix}_{number}"
         self.served = response

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.completions import attempt
+from gateway.completions import attempt, dialect
 from gateway.errors import GatewayError
 from gateway.providers.spec import ResponseMeta
 from gateway.responses.native import NativeSpeaker, is_native
@@ -67,7 +67,11 @@ class ResponsesCall:
             speaker = NativeSpeaker(self.body, self.history, turn)
             surface = NativeSurface(turn)
         else:
-            problem = untranslatable(self.request, list(self.history) + list(self.items))
+            problem = untranslatable(
+                self.request,
+                list(self.history) + list(self.items),
+                needs_a_turn=dialect(deployment.target.dialect).NEEDS_A_TURN,
+            )
             if problem is not None:
                 raise problem
             surface = TranslatedSurface(turn, self.body)

@@ -82,10 +82,14 @@ def refuse_everywhere(request: ResponsesRequest) -> None:
 
 
 def untranslatable(
-    request: ResponsesRequest, items: Sequence[dict[str, Any]]
+    request: ResponsesRequest, items: Sequence[dict[str, Any]], *, needs_a_turn: bool
 ) -> GatewayError | None:
-    """The first feature a chat provider cannot honour, as a 400; `items` as for to_chat."""
-    for param, message in _problems(request, list(items)):
+    """The first feature a chat provider cannot honour, as a 400; `items` as for to_chat.
+
+    `needs_a_turn`: the provider's API refuses instructions alone (the dialect's
+    NEEDS_A_TURN), so an input with no message, call or call output is refused here.
+    """
+    for param, message in _problems(request, list(items), needs_a_turn):
         return UnsupportedParameterError(message, param=param)
     return None
 
@@ -105,7 +109,9 @@ def _everywhere(request: ResponsesRequest) -> Iterator[Problem]:
         )
 
 
-def _problems(request: ResponsesRequest, items: list[dict[str, Any]]) -> Iterator[Problem]:
+def _problems(
+    request: ResponsesRequest, items: list[dict[str, Any]], needs_a_turn: bool
+) -> Iterator[Problem]:
     yield from _everywhere(request)
     yield from _request(request)
     conversation = parse_items(items)
@@ -113,7 +119,7 @@ def _problems(request: ResponsesRequest, items: list[dict[str, Any]]) -> Iterato
     known = targets(conversation).keys()
     for i, item in enumerate(conversation):
         yield from _item(item, i, where, known)
-    if not request.instructions and not any(map(_speaks, resolved(conversation))):
+    if (needs_a_turn or not request.instructions) and not any(map(_speaks, resolved(conversation))):
         yield "input", "The request has no input: no message, call or call output to answer."
 
 

@@ -13,7 +13,8 @@ chat: a reasoning model (name starting ``o`` or ``gpt-5``, or any ``reasoning.ef
 set and ``encrypted_content`` when ``include`` asks for it; ``max_output_tokens`` cuts the
 answer after the last whole word it pays for and ends the response ``incomplete``. Nothing
 is stored: a ``previous_response_id`` is never found, nor (under ``store: false``) a replayed
-reasoning item that names its id without its ``encrypted_content``.
+reasoning item that names its id without its ``encrypted_content``; encrypted content is
+sealed to its item's id, and refused back under any other.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.local.simulator.engine import ErrorContext, Ev, json_response
 from gateway.local.simulator.openai_api import OpenAIVendor
-from gateway.local.simulator.responses_output import ResponsesRequest, response, stream_events
+from gateway.local.simulator.responses_output import (
+    ResponsesRequest,
+    response,
+    sealed_id,
+    stream_events,
+)
 from gateway.local.simulator.scenario import (
     PromptScan,
     RequestError,
@@ -109,9 +115,18 @@ def _check_item(item: dict[str, Any], where: str, *, store: bool) -> None:
         if name not in item:
             raise _missing(f"{where}.{name}")
     item_id = item.get("id")
-    if kind == "reasoning" and not store and item_id and not item.get("encrypted_content"):
+    if kind != "reasoning" or not item_id:
+        return
+    sealed = item.get("encrypted_content")
+    if not store and not sealed:
         message = f"Item with id '{item_id}' not found. {_NOT_STORED}"
         raise RequestError(message, "input", status=404)
+    if sealed and (not isinstance(sealed, str) or sealed_id(sealed) != item_id):
+        raise RequestError(
+            f"The encrypted content for item {item_id} could not be verified. Reason: "
+            "Encrypted content item_id did not match the target item id.",
+            "input",
+        )
 
 
 def _input_items(body: dict[str, Any], *, required: bool) -> list[dict[str, Any]]:

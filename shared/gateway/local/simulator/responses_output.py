@@ -9,6 +9,8 @@ https://platform.openai.com/docs/api-reference/responses-streaming.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import time
 from dataclasses import dataclass, field
@@ -109,8 +111,23 @@ def _reasoning_item(plan: Plan, request: ResponsesRequest, text: str) -> dict[st
     item: dict[str, Any] = {"id": f"rs_sim{plan.seq:06d}", "type": "reasoning"}
     item["summary"] = summary
     if request.encrypted:
-        item["encrypted_content"] = signature_for(text)
+        item["encrypted_content"] = seal(item["id"], text)
     return item
+
+
+def seal(item_id: str, text: str) -> str:
+    """Encrypted reasoning as OpenAI binds it: opaque, and valid only under its item's id."""
+    return base64.b64encode(f"{item_id}:{signature_for(text)}".encode()).decode()
+
+
+def sealed_id(blob: str) -> str | None:
+    """The item id an encrypted reasoning blob was sealed under (None: not a seal)."""
+    try:
+        raw = base64.b64decode(blob, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    item_id, colon, _ = raw.partition(":")
+    return item_id if colon else None
 
 
 def _message_item(plan: Plan, text: str, status: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ errors.py   ERRORS, map_error
 from __future__ import annotations
 
 from gateway.providers.anthropic.errors import ERRORS, map_error
+from gateway.providers.anthropic.messages import NEEDS_A_TURN
 from gateway.providers.anthropic.request import PARAMS, build_request
 from gateway.providers.anthropic.response import FINISH_REASONS, parse_response
 from gateway.providers.anthropic.stream import (
@@ -26,6 +27,7 @@ from gateway.providers.anthropic.stream import (
 __all__ = [
     "ERRORS",
     "FINISH_REASONS",
+    "NEEDS_A_TURN",
     "PARAMS",
     "AnthropicStreamState",
     "build_request",

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 Block = dict[str, Any]
 Turn = dict[str, Any]
 
+NEEDS_A_TURN = True  # `messages` may not be empty: the system prompt alone is no turn
+
 
 def map_messages(messages: Sequence[Message]) -> tuple[list[Block], list[Turn]]:
     """Return (system blocks, turns); consecutive same-role turns are merged in order."""
@@ -46,6 +48,11 @@ def map_messages(messages: Sequence[Message]) -> tuple[list[Block], list[Turn]]:
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": role, "content": blocks})
+    if not turns:
+        raise InvalidRequestError(
+            "This model's provider needs a user or assistant message besides system messages.",
+            param="messages",
+        )
     return system, turns
 
 

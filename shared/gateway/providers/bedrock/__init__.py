@@ -19,6 +19,7 @@ errors.py   ERRORS, map_error, in-stream exception events
 from __future__ import annotations
 
 from gateway.providers.bedrock.errors import ERRORS, map_error
+from gateway.providers.bedrock.messages import NEEDS_A_TURN
 from gateway.providers.bedrock.request import PARAMS, build_request
 from gateway.providers.bedrock.response import FINISH_REASONS, parse_response
 from gateway.providers.bedrock.stream import (
@@ -31,6 +32,7 @@ from gateway.providers.bedrock.stream import (
 __all__ = [
     "ERRORS",
     "FINISH_REASONS",
+    "NEEDS_A_TURN",
     "PARAMS",
     "BedrockStreamState",
     "build_request",

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 Block = dict[str, Any]
 Turn = dict[str, Any]
 
+NEEDS_A_TURN = True  # the system prompt alone is no turn (map_messages refuses it)
+
 
 def map_messages(messages: list[Message]) -> tuple[list[Block], list[Turn]]:
     """Return (system blocks, alternating turns); consecutive same-role turns merge."""
