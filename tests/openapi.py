@@ -1,14 +1,14 @@
-"""Validate values against OpenAI's published OpenAPI schema (the Responses API's part).
+"""Validate values against OpenAI's published OpenAPI schema (the parts the gateway serves).
 
 `validate("Response", body)` checks `body` against `#/components/schemas/Response` with
 JSON Schema 2020-12, the dialect of OpenAPI 3.1. The schema comes from
-tests/fixtures/openapi/responses.json, extracted from OpenAI's openai-openapi.yaml by
+tests/fixtures/openapi/openai.json, extracted from OpenAI's openai-openapi.yaml by
 tests/fixtures/openapi/extract.py (CI has no copy of the 3 MB yaml). Rerun the extract to
 follow a newer spec.
 
 What the extract leaves out, and so what this cannot check:
-- every component the /responses operations and ErrorResponse do not reach (chat,
-  assistants, realtime, ... and the beta /responses?beta=true variants);
+- every component the /responses and /embeddings operations and ErrorResponse do not
+  reach (chat, assistants, realtime, ... and the beta /responses?beta=true variants);
 - descriptions, titles and examples inside schemas;
 - a schema for DELETE /responses/{id}: the spec has none (its 200 has no body schema);
   the spec's example body is kept under "examples" in the JSON instead.
@@ -30,7 +30,7 @@ import referencing
 import referencing.jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-SPEC = Path(__file__).parent / "fixtures" / "openapi" / "responses.json"
+SPEC = Path(__file__).parent / "fixtures" / "openapi" / "openai.json"
 BASE = "urn:openai-openapi"
 
 

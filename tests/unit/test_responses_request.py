@@ -38,7 +38,7 @@ from openapi import validate as spec_validate
 from sdk_types import sdk_validate
 
 MODEL = "gpt-4.1"
-SPEC = Path(__file__).parent.parent / "fixtures" / "openapi" / "responses.json"
+SPEC = Path(__file__).parent.parent / "fixtures" / "openapi" / "openai.json"
 
 
 def request(**fields: Any) -> ResponsesRequest:

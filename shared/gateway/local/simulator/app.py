@@ -17,6 +17,7 @@ from gateway.local.simulator.connection import TRANSPORT_KEY, server_transport
 from gateway.local.simulator.engine import handle, sim_state
 from gateway.local.simulator.fault_spec import PREFIX
 from gateway.local.simulator.openai_api import OpenAIVendor, list_models
+from gateway.local.simulator.openai_embeddings import OpenAIEmbeddingsVendor
 from gateway.local.simulator.openai_responses import (
     OpenAIInputTokensVendor,
     OpenAIResponsesVendor,
@@ -112,6 +113,7 @@ def _vendor_routes(prefix: str) -> list[Route]:
     openai = _endpoint(OpenAIVendor())
     responses = _endpoint(OpenAIResponsesVendor())
     input_tokens = _endpoint(OpenAIInputTokensVendor())
+    embeddings = _endpoint(OpenAIEmbeddingsVendor())
     anthropic = f"{prefix}/v1/messages"
     model = f"{prefix}/model/{{model_id:path}}"
     bedrock: dict[str, Vendor] = {
@@ -129,6 +131,8 @@ def _vendor_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/responses", responses, methods=post),
         Route(f"{prefix}/v1/responses/input_tokens", input_tokens, methods=post),
         Route(f"{prefix}/responses/input_tokens", input_tokens, methods=post),
+        Route(f"{prefix}/v1/embeddings", embeddings, methods=post),
+        Route(f"{prefix}/embeddings", embeddings, methods=post),
         Route(anthropic, _endpoint(AnthropicVendor()), methods=post),
         Route(f"{anthropic}/count_tokens", _endpoint(AnthropicCountVendor()), methods=post),
         *(Route(f"{model}/{op}", _endpoint(v), methods=post) for op, v in bedrock.items()),
