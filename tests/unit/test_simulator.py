@@ -80,17 +80,6 @@ def base(served: tuple[SimulatorApp, str], app: SimulatorApp) -> str:
 
 
 @pytest.fixture
-def http(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def oai(base: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key=OPENAI_KEY, max_retries=0)
-
-
-@pytest.fixture
 def claude(base: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=base, api_key=ANTHROPIC_KEY, max_retries=0)
 

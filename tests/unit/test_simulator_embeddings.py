@@ -13,7 +13,6 @@ import math
 import struct
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import openai
 import pytest
 
@@ -22,30 +21,13 @@ from gateway.local.simulator.scenario import count_tokens
 from openapi import validate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import httpx
 
     from gateway.local.simulator import SimulatorApp
 
 OPENAI_KEY = "sk-sim-openai-0123456789abcdef"
 AUTH = {"authorization": f"Bearer {OPENAI_KEY}"}
 SMALL = "text-embedding-3-small"
-
-
-@pytest.fixture
-def base(sim: SimulatorApp) -> str:
-    url: str = sim.state.url
-    return url
-
-
-@pytest.fixture
-def http(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def oai(base: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key=OPENAI_KEY, max_retries=0)
 
 
 def embed(http: httpx.Client, body: dict[str, Any], path: str = "/v1/embeddings") -> Any:

@@ -52,18 +52,6 @@ def app(sim: SimulatorApp) -> SimulatorApp:
     return sim
 
 
-@pytest.fixture
-def base(sim: SimulatorApp) -> str:
-    url: str = sim.state.url
-    return url
-
-
-@pytest.fixture
-def http(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=10) as client:
-        yield client
-
-
 def body(vendor: str, stream: bool, text: str = "hello world") -> dict[str, Any]:
     if vendor == "bedrock":
         return {"messages": [{"role": "user", "content": [{"text": text}]}]}

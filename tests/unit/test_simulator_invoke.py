@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import anthropic
 import botocore.session
-import httpx
 import pytest
 from botocore.config import Config
 from botocore.eventstream import EventStreamBuffer
@@ -24,7 +23,7 @@ from gateway.local.simulator.bedrock_invoke import METRICS_KEY, claude_name
 from gateway.local.simulator.scenario import count_tokens
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import httpx
 
     from gateway.local.simulator import SimulatorApp
 
@@ -55,18 +54,6 @@ CHUNK_HEADERS = {
 def app(sim: SimulatorApp) -> SimulatorApp:
     """The suite's simulator (tests/conftest.py), reset around each test."""
     return sim
-
-
-@pytest.fixture
-def base(sim: SimulatorApp) -> str:
-    url: str = sim.state.url
-    return url
-
-
-@pytest.fixture
-def http(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=10) as client:
-        yield client
 
 
 def botocore_client(endpoint: str) -> Any:

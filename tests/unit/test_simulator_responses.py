@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import openai
 import pytest
 from openai.types.responses import Response, ResponseStreamEvent
@@ -22,7 +21,7 @@ from openapi import validate
 from sdk_types import sdk_validate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import httpx
 
     from gateway.local.simulator import SimulatorApp
 
@@ -42,24 +41,6 @@ CHAT_TOOL = {
 }
 LONG = " ".join(f"word{n}" for n in range(40))  # the reply, "Echo: " and all, takes 53 tokens
 THINKING = "The user wrote: {}. I will echo it back."
-
-
-@pytest.fixture
-def base(sim: SimulatorApp) -> str:
-    """The suite's simulator (tests/conftest.py), reset around each test."""
-    url: str = sim.state.url
-    return url
-
-
-@pytest.fixture
-def http(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def oai(base: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key=OPENAI_KEY, max_retries=0)
 
 
 def request(text: str | list[dict[str, Any]] = "hello world", **extra: Any) -> dict[str, Any]:
