@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    import httpx
+    import openai
+
     from gateway.local.emulation import Emulation
     from gateway.local.simulator import SimulatorApp
 
@@ -100,6 +103,32 @@ def sim(simulator: SimulatorApp) -> Iterator[SimulatorApp]:
     yield simulator
     simulator.reset()
     simulator.sim.stall_seconds = stall
+
+
+# The simulator's own tests: its base URL, a plain client and an OpenAI SDK. A module
+# that serves its own simulator overrides `base`; `http` and `oai` follow it.
+SIM_OPENAI_KEY = "sk-sim-openai-0123456789abcdef"  # any bearer key passes the simulator
+
+
+@pytest.fixture
+def base(sim: SimulatorApp) -> str:
+    url: str = sim.state.url
+    return url
+
+
+@pytest.fixture
+def http(base: str) -> Iterator[httpx.Client]:
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def oai(base: str) -> openai.OpenAI:
+    import openai
+
+    return openai.OpenAI(base_url=f"{base}/v1", api_key=SIM_OPENAI_KEY, max_retries=0)
 
 
 def write_config(path: Path, sim_url: str) -> Path:
