@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from gateway.endpoints import Mode
     from gateway.providers.spec import Target
 
 ENV_REF = "os.environ/"
@@ -119,6 +120,7 @@ class ModelInfo:
     max_tokens: int | None = None
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
+    input_cost_per_query: float | None = None  # rerank: USD per search unit (query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,7 @@ class Deployment:
     tpm: int | None = None
     order: int | None = None  # priority tier: 1 is tried before 2
     stream_timeout_s: float | None = None  # a stream's wait for its first event
+    mode: Mode = "chat"  # LiteLLM's model_info.mode: the endpoints it serves (endpoints.py)
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ def _model_id(entry: Mapping[str, Any], index: int, target: Target) -> str:
 def parse_deployment(
     entry: Mapping[str, Any], lookup: Callable[[str], str | None], index: int = 0
 ) -> Deployment:
+    from gateway.endpoints import mode_of, provider_serves
     from gateway.providers.catalog import CATALOG
     from gateway.providers.spec import Target
 
@@ -230,13 +234,18 @@ def parse_deployment(
         raise ConfigError(f"unknown provider '{provider}' in model '{params['model']}'")
     if row.dialect == "bedrock":
         model = model.removeprefix("converse/")
-    api_base = params.get("api_base") or params.get("aws_bedrock_runtime_endpoint") or row.api_base
+    raw_info = dict(entry.get("model_info") or {})
+    try:
+        mode = mode_of(model, raw_info.get("mode"))
+    except ValueError as exc:
+        raise ConfigError(f"model '{name}': {exc}") from None
+    default_base = row.rerank_base if mode == "rerank" and row.rerank_base else row.api_base
+    api_base = params.get("api_base") or params.get("aws_bedrock_runtime_endpoint") or default_base
     if not api_base and row.dialect != "bedrock":
         raise ConfigError(f"model '{name}' needs an api_base")
     api_key = params.get("api_key")
     if "api_key" not in params and row.key_env:  # a named but unset key never falls back
         api_key = lookup(row.key_env)
-    raw_info = dict(entry.get("model_info") or {})
     info = ModelInfo(**{k: v for k, v in raw_info.items() if k in _INFO_FIELDS})
     target = Target(
         model_name=name,
@@ -249,6 +258,8 @@ def parse_deployment(
         timeout_s=float(params.get("timeout") or settings().upstream_timeout_s),
         extra={k: v for k, v in params.items() if k not in _TARGET_KEYS},
     )
+    if not provider_serves(target, mode):
+        raise ConfigError(f"model '{name}': provider '{provider}' has no {mode} API for {model}")
     stream_timeout = params.get("stream_timeout")
     return Deployment(
         target=target,
@@ -260,6 +271,7 @@ def parse_deployment(
         tpm=_number(params.get("tpm", entry.get("tpm")), int, "tpm"),
         order=_number(params.get("order"), int, "order"),
         stream_timeout_s=_number(stream_timeout, float, "stream_timeout"),
+        mode=mode,
     )
 
 
@@ -268,6 +280,11 @@ def parse_config(raw: Mapping[str, Any], lookup: Callable[[str], str | None]) ->
     if not isinstance(entries, list):
         raise ConfigError("model_list must be a list")
     deployments = tuple(parse_deployment(entry, lookup, i) for i, entry in enumerate(entries))
+    modes: dict[str, str] = {}
+    for deployment in deployments:
+        name = deployment.target.model_name
+        if modes.setdefault(name, deployment.mode) != deployment.mode:
+            raise ConfigError(f"model '{name}' mixes modes {modes[name]} and {deployment.mode}")
     general = raw.get("general_settings") or {}
     master = general.get("master_key")
     master_key = resolve_reference(master, lookup) if master else None

@@ -55,7 +55,9 @@ async def messages(request: Request) -> Response:
     route.call = MessagesCall(parsed, body, wanted)
     view = to_chat(parsed)
     shape = MessagesShape(body, wanted)
-    prepared = Prepared(rid, started, caller, len(raw), route, view, tags, cache_controls, shape)
+    prepared = Prepared(
+        rid, started, caller, len(raw), route, view, tags, cache_controls, shape, "messages"
+    )
     response = await serve(request, prepared)
     response.headers["request-id"] = rid  # where the anthropic SDK reads a request id
     return response

@@ -5,8 +5,11 @@ the budget reservation of the request's worst case, in one write), the cache loo
 then the router. When the response ends, however it ends, the admission is released
 and one spend event is sent (gateway/http/accounting.py), before the response's last
 message. A route brings its request as a ChatCompletionRequest (the Messages API
-brings its translation, which prices, sizes and routes it) and says how each
-deployment is called (`RouteRequest.call`).
+brings its translation, which prices, sizes and routes it; embeddings and rerank
+bring their text as one message, `text_view`) and says how each deployment is
+called (`RouteRequest.call`), which endpoint it is (a model serves the endpoints of
+its mode, gateway/endpoints.py) and, when its cost is not a chat's, how its worst
+case is bounded (`Prepared.estimate`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starlette.responses import Response
 from gateway import errors
 from gateway.cache.shape import CHAT
 from gateway.config import settings
+from gateway.endpoints import require
 from gateway.http import access, caching, routing
 from gateway.http.accounting import Account
 from gateway.http.dependencies import gateway_config
@@ -28,20 +32,24 @@ from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
 from gateway.spend.estimate import reachable_deployments, worst_case_micros
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from starlette.requests import Request
 
     from gateway.cache.controls import CacheControls
     from gateway.cache.shape import CacheShape
     from gateway.completions import Outcome
-    from gateway.config import GatewayConfig
+    from gateway.config import Deployment, GatewayConfig
+    from gateway.endpoints import Endpoint
     from gateway.http.auth import Caller
     from gateway.router.engine import RouteRequest
     from gateway.router.settings import RouterSettings
     from gateway.schemas.openai import ChatCompletionRequest
     from gateway.spend.events import Hold
     from gateway.store.limits import Admission
+
+    # (body bytes, the chat view, reachable deployments) -> worst-case micro-dollars.
+    Estimate = Callable[[int, ChatCompletionRequest, Sequence[Deployment]], int]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -59,6 +67,19 @@ class Prepared:
     tags: tuple[str, ...]
     cache_controls: CacheControls
     cache_shape: CacheShape = CHAT  # what the response cache stores and replays
+    endpoint: Endpoint = "chat"
+    estimate: Estimate = worst_case_micros
+
+
+def text_view(model: str, text: str, user: str | None) -> ChatCompletionRequest:
+    """The chat view of a request that is not a chat (embeddings, rerank): its text as
+    one user message, which routing sizes, and no output."""
+    from gateway.schemas.openai import ChatCompletionRequest
+
+    message = {"role": "user", "content": text}
+    return ChatCompletionRequest.model_validate(
+        {"model": model, "messages": [message], "max_tokens": 1, "user": user}
+    )
 
 
 async def serve(request: Request, prepared: Prepared) -> Response:
@@ -67,6 +88,7 @@ async def serve(request: Request, prepared: Prepared) -> Response:
     config = await gateway_config()
     router_settings = routing.settings(config)
     model = access.model_for(caller, config, chat.model)
+    require(config.groups.get(model, ()), prepared.endpoint, chat.model)
     requested = chat.model
     if model != chat.model:
         chat = chat.model_copy(update={"model": model})
@@ -134,7 +156,7 @@ def _holds(
     amount = 0
     if any(level.max_micros is not None for level in levels):
         deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
-        amount = worst_case_micros(prepared.body_bytes, chat, deployments)
+        amount = prepared.estimate(prepared.body_bytes, chat, deployments)
     now = prepared.started
     return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]
 

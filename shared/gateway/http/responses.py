@@ -59,7 +59,9 @@ async def create(request: Request) -> Response:
     route.call = ResponsesCall(parsed, data, history, items, scope)
     view = to_chat(parsed, [*history, *items])
     shape = ResponsesShape(data, history)
-    prepared = Prepared(rid, started, caller, len(raw), route, view, (), cache_controls, shape)
+    prepared = Prepared(
+        rid, started, caller, len(raw), route, view, (), cache_controls, shape, "responses"
+    )
     response = await serve(request, prepared)
     served = shape.served  # a cache hit, kept like any answer
     if served is not None and parsed.store and not await keep(scope, served, items, history):

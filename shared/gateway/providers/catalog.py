@@ -3,7 +3,8 @@
 `dialect` names the module under gateway.providers that speaks its API;
 `api_base` is the default endpoint (a config entry's api_base overrides it);
 `key_env` is where LiteLLM users keep the key; `prices` is the genai-prices
-provider id used for cost.
+provider id used for cost; `rerank_base` is the default endpoint of a rerank
+deployment where the vendor's rerank API lives apart from its OpenAI-compatible one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class ProviderRow:
     api_base: str
     key_env: str | None
     prices: str | None
+    rerank_base: str = ""
 
 
 CATALOG: dict[str, ProviderRow] = {
@@ -56,10 +58,20 @@ CATALOG: dict[str, ProviderRow] = {
     "cohere_chat": ProviderRow(
         "openai", "https://api.cohere.ai/compatibility/v1", "COHERE_API_KEY", "cohere"
     ),
+    # Chat and embeddings through Cohere's compatibility API; rerank is native (v2).
+    "cohere": ProviderRow(
+        "openai",
+        "https://api.cohere.ai/compatibility/v1",
+        "COHERE_API_KEY",
+        "cohere",
+        rerank_base="https://api.cohere.com",
+    ),
+    "jina_ai": ProviderRow("openai", "https://api.jina.ai/v1", "JINA_AI_API_KEY", None),
     # Self-hosted OpenAI-compatible servers: api_base is required in the config.
     "hosted_vllm": ProviderRow("openai", "", None, None),
     "ollama_chat": ProviderRow("openai", "", None, None),
     "lm_studio": ProviderRow("openai", "", None, None),
+    "infinity": ProviderRow("openai", "", None, None),  # Infinity embeddings and rerank
 }
 
 DIALECTS = frozenset(row.dialect for row in CATALOG.values())

@@ -132,6 +132,16 @@ def cost_micros(usage: TokenUsage, deployment: Deployment) -> int | None:
     return int((total * MICROS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def query_micros(units: int, deployment: Deployment) -> int | None:
+    """Rerank's per-query price (model_info input_cost_per_query, LiteLLM's key) times
+    the search units billed; None when the deployment sets no such price."""
+    price = deployment.info.input_cost_per_query
+    if price is None:
+        return None
+    total = Decimal(str(price)) * units * MICROS
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def format_usd(micros: int) -> str:
     return f"{Decimal(micros) / MICROS:.6f}"
 

@@ -150,6 +150,17 @@ def worst_case_micros(
     return worst
 
 
+def input_bound_micros(tokens_in: int, deployments: Sequence[Deployment]) -> int:
+    """The most any of `deployments` charges for `tokens_in` input tokens and no output
+    (embeddings, rerank). Not capped by the context window: each input has its own."""
+    worst = 0
+    for deployment in deployments:
+        profile = _profile(deployment.target.model, deployment.prices_provider, deployment.info)
+        if profile.priced:
+            worst = max(worst, profile.bound(tokens_in, 0))
+    return worst
+
+
 def _media(request: ChatCompletionRequest) -> tuple[int, bool]:
     """(image parts, whether any part is neither text nor image)."""
     images = 0

@@ -1,0 +1,81 @@
+"""POST /v1/embeddings (and /embeddings): OpenAI's embeddings API.
+
+For `client.embeddings.create` with a virtual key. The request runs the chat pipeline
+(keys, model access, limits, budgets, router, cache, spend): its inputs' text is the
+view that routing sizes, rate limits count its input tokens, and its budget hold is
+bounded by its input alone (every input token at the largest input price, no output).
+Each deployment is called on its provider's wire (gateway/embeddings/call.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from starlette.routing import Route
+
+from gateway.http import caching, routing
+from gateway.http.accounting import tags_of
+from gateway.http.auth import authenticate
+from gateway.http.body import parse_json, read_body, reject_routing_overrides
+from gateway.http.ids import request_id
+from gateway.http.pipeline import Prepared, serve, text_view
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from gateway.config import Deployment
+    from gateway.schemas.openai import ChatCompletionRequest
+
+
+async def embeddings(request: Request) -> Response:
+    from gateway.cache.body_shape import BodyShape
+    from gateway.embeddings.call import EmbeddingsCall
+    from gateway.embeddings.request import validate_embeddings
+
+    rid = request_id(request)
+    started = time.time()
+    caller = await authenticate(request)
+    raw = await read_body(request)
+    data = parse_json(raw)
+    reject_routing_overrides(data, list(request.query_params.keys()))
+    route = routing.options(data)
+    cache_controls = caching.controls(request, data, caller)
+    tags = tags_of(data)
+    parsed = validate_embeddings(data)
+    route.call = EmbeddingsCall(parsed)
+    view = text_view(parsed.model, "\n".join(parsed.texts), parsed.user)
+    shape = BodyShape("embeddings", data)
+    prepared = Prepared(
+        rid,
+        started,
+        caller,
+        len(raw),
+        route,
+        view,
+        tags,
+        cache_controls,
+        shape,
+        "embeddings",
+        _input_bound,
+    )
+    return await serve(request, prepared)
+
+
+def _input_bound(
+    body_bytes: int, chat: ChatCompletionRequest, deployments: Sequence[Deployment]
+) -> int:
+    """Every input token is at least one byte of the body (a token id at least a digit)."""
+    from gateway.spend.estimate import input_bound_micros
+
+    del chat
+    return input_bound_micros(body_bytes, deployments)
+
+
+routes = [
+    Route("/v1/embeddings", embeddings, methods=["POST"]),
+    Route("/embeddings", embeddings, methods=["POST"]),
+]

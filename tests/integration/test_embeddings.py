@@ -1,0 +1,169 @@
+"""POST /v1/embeddings through the whole app: the official openai SDK, every wire.
+
+Deployments served by the provider simulator: `embed-openai` (OpenAI's API),
+`embed-vllm` (an OpenAI-compatible vendor), priced by model_info, and a chat model
+for the unsupported pair. Answers are validated against OpenAI's published schema;
+spend is read back from the ledger the spend consumer writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import openai
+import pytest
+
+from conftest import write_config
+from keys import asgi_client, bearer, make_key
+from openapi import validate
+from spend_helpers import drain, ledger
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import GatewayTable
+    from gateway.local.simulator import SimulatorApp
+
+pytestmark = pytest.mark.anyio
+
+OPENAI_MODELS = ("embed-openai", "embed-vllm")
+PRICE_IN = 3  # micro-dollars per token
+MODEL_INFO = {"input_cost_per_token": PRICE_IN / 1e6, "mode": "embedding"}
+TEXTS = ["the quick brown fox", "jumps over the lazy dog"]
+
+
+@pytest.fixture
+def env(
+    spend_env: GatewayTable,
+    gateway_env: SimulatorApp,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> GatewayTable:
+    from conftest import OPENAI_KEY
+    from gateway.http import dependencies
+
+    sim = gateway_env.state.url
+    path = write_config(tmp_path / "embeddings.yaml", sim)
+    config = json.loads(path.read_text())
+    deployments = {
+        "embed-openai": {
+            "model": "openai/text-embedding-3-small",
+            "api_base": f"{sim}/v1",
+            "api_key": OPENAI_KEY,
+        },
+        "embed-vllm": {
+            "model": "hosted_vllm/text-embedding-3-small",
+            "api_base": f"{sim}/v1",
+            "api_key": OPENAI_KEY,
+        },
+    }
+    config["model_list"] += [
+        {"model_name": name, "litellm_params": params, "model_info": MODEL_INFO}
+        for name, params in deployments.items()
+    ]
+    path.write_text(json.dumps(config))
+    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
+    dependencies.reset()
+    return spend_env
+
+
+def sdk(key: str) -> openai.AsyncOpenAI:
+    from gateway.http.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app())
+    http = httpx.AsyncClient(transport=transport, base_url="http://gateway/v1")
+    return openai.AsyncOpenAI(
+        base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0
+    )
+
+
+async def post(key: str, body: dict[str, Any], path: str = "/v1/embeddings") -> httpx.Response:
+    from gateway.http.app import create_app
+
+    async with asgi_client(create_app()) as client:
+        return await client.post(path, json=body, headers=bearer(key))
+
+
+def expected(model: str, text: str, dims: int = 1536) -> list[float]:
+    from gateway.local.simulator.openai_embeddings import vector_for
+
+    return vector_for(model, text, dims)
+
+
+@pytest.mark.parametrize("model", OPENAI_MODELS)
+async def test_sdk_both_encodings_decode_to_the_same_floats(env: GatewayTable, model: str) -> None:
+    key = make_key(env)
+    client = sdk(key)
+    as_floats = await client.embeddings.create(model=model, input=TEXTS, encoding_format="float")
+    as_base64 = await client.embeddings.create(model=model, input=TEXTS)  # SDK default: base64
+    assert as_floats.model == model
+    for got in (as_floats, as_base64):
+        assert [d.index for d in got.data] == [0, 1]
+        for item, text in zip(got.data, TEXTS, strict=True):
+            assert item.embedding == pytest.approx(expected("text-embedding-3-small", text))
+    floats = [d.embedding for d in as_floats.data]
+    assert [d.embedding for d in as_base64.data] == floats
+    assert math.isclose(sum(v * v for v in floats[0]), 1.0, rel_tol=1e-5)
+    assert as_floats.usage.prompt_tokens == as_floats.usage.total_tokens > 0
+    assert await drain(env) == 2
+    items = ledger(env)
+    assert (
+        sorted(i["spend_micros"] for i in items) == [as_floats.usage.prompt_tokens * PRICE_IN] * 2
+    )
+
+
+async def test_answers_follow_openai_schema_with_dimensions_and_tokens(env: GatewayTable) -> None:
+    key = make_key(env)
+    response = await post(
+        key,
+        {"model": "embed-openai", "input": [[1, 2, 3], [4, 5]], "dimensions": 8, "user": "u1"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    validate("CreateEmbeddingResponse", body)
+    assert [len(d["embedding"]) for d in body["data"]] == [8, 8]
+    assert body["usage"]["prompt_tokens"] == 5
+    assert response.headers["x-gateway-cost-usd"] == f"{5 * PRICE_IN / 1e6:.6f}"
+
+
+async def test_chat_model_on_embeddings_is_a_400_naming_both(env: GatewayTable) -> None:
+    key = make_key(env)
+    response = await post(key, {"model": "claude-3-5-haiku", "input": "hi"})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert "/v1/embeddings" in error["message"]
+    assert "anthropic" in error["message"]
+    assert error["param"] == "model"
+    chat = await post(
+        key,
+        {"model": "embed-openai", "messages": [{"role": "user", "content": "hi"}]},
+        "/v1/chat/completions",
+    )
+    assert chat.status_code == 400, chat.text
+    assert "/v1/chat/completions" in chat.json()["error"]["message"]
+    assert await drain(env) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "embed-openai"}, "input"),
+        ({"model": "embed-openai", "input": []}, "input"),
+        ({"model": "embed-openai", "input": [""]}, "input"),
+        ({"model": "embed-openai", "input": "x", "encoding_format": "int8"}, "encoding_format"),
+        ({"model": "embed-openai", "input": "x", "dimensions": 0}, "dimensions"),
+    ],
+)
+async def test_bad_input_is_a_400_that_changes_nothing(
+    env: GatewayTable, gateway_env: SimulatorApp, body: dict[str, Any], param: str
+) -> None:
+    key = make_key(env)
+    response = await post(key, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert response.headers["x-request-id"]
+    assert await drain(env) == 0
+    assert gateway_env.requests == []
