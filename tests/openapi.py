@@ -7,7 +7,7 @@ tests/fixtures/openapi/extract.py (CI has no copy of the 3 MB yaml). Rerun the e
 follow a newer spec.
 
 What the extract leaves out, and so what this cannot check:
-- every component the /responses and /embeddings operations and ErrorResponse do not
+- every component the /responses, /embeddings and /completions operations and ErrorResponse do not
   reach (chat, assistants, realtime, ... and the beta /responses?beta=true variants);
 - descriptions, titles and examples inside schemas;
 - a schema for DELETE /responses/{id}: the spec has none (its 200 has no body schema);

@@ -167,3 +167,52 @@ async def test_bad_input_is_a_400_that_changes_nothing(
     assert response.headers["x-request-id"]
     assert await drain(env) == 0
     assert gateway_env.requests == []
+
+
+async def test_models_list_each_model_with_its_mode_and_endpoints(env: GatewayTable) -> None:
+    from gateway.http.app import create_app
+
+    key = make_key(env)
+    async with asgi_client(create_app()) as client:
+        response = await client.get("/v1/models", headers=bearer(key))
+    assert response.status_code == 200, response.text
+    listed = {model["id"]: model for model in response.json()["data"]}
+    assert listed["embed-openai"]["mode"] == "embedding"
+    assert listed["embed-openai"]["supported_endpoints"] == ["/v1/embeddings"]
+    chat = listed["gpt-4o-mini"]
+    assert chat["mode"] == "chat"
+    assert chat["supported_endpoints"] == [
+        "/v1/chat/completions",
+        "/v1/responses",
+        "/v1/messages",
+        "/v1/completions",
+    ]
+    page = await sdk(key).models.list()
+    assert {model.id for model in page.data} == set(listed)
+
+
+async def test_budget_hold_is_bounded_by_the_input_and_a_refusal_calls_nothing(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    from gateway.http.app import create_app
+    from gateway.http.dependencies import _load_config
+    from gateway.spend.estimate import input_bound_micros
+
+    body = {"model": "embed-openai", "input": TEXTS}
+    raw = json.dumps(body).encode()
+    worst = input_bound_micros(len(raw), _load_config().groups["embed-openai"])
+    assert 0 < worst < len(raw) * PRICE_IN + 10  # every byte a token, at the input price
+    poor = make_key(env, max_budget_micros=worst - 1)
+    enough = make_key(env, max_budget_micros=worst)
+    async with asgi_client(create_app()) as client:
+        headers = {"content-type": "application/json"}
+        refused = await client.post(
+            "/v1/embeddings", content=raw, headers={**headers, **bearer(poor)}
+        )
+        served = await client.post(
+            "/v1/embeddings", content=raw, headers={**headers, **bearer(enough)}
+        )
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["type"] == "budget_exceeded"
+    assert served.status_code == 200, served.text
+    assert len(gateway_env.requests) == 1

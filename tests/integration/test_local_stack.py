@@ -4,7 +4,7 @@ and a virtual key made through the admin API (served on the same port, as `make 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
@@ -15,12 +15,18 @@ from servers import ROOT, local_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-LOCAL_MODELS = [
-    entry["model_name"]
-    for entry in yaml.safe_load((ROOT / "shared/gateway/local/config.yaml").read_text())[
-        "model_list"
-    ]
-]
+ENTRIES = yaml.safe_load((ROOT / "shared/gateway/local/config.yaml").read_text())["model_list"]
+
+
+def _mode(entry: dict[str, Any]) -> str:
+    from gateway.endpoints import mode_of
+
+    model = entry["litellm_params"]["model"].partition("/")[2]
+    return mode_of(model, (entry.get("model_info") or {}).get("mode"))
+
+
+LOCAL_MODELS = [entry["model_name"] for entry in ENTRIES if _mode(entry) == "chat"]
+OTHER_MODELS = [(entry["model_name"], _mode(entry)) for entry in ENTRIES if _mode(entry) != "chat"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,28 @@ def test_quick_start_works_for_every_local_model(stack: tuple[str, str], model: 
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Echo: Hello"
     assert chunks[-1].usage is not None
+
+
+@pytest.mark.parametrize(("model", "mode"), OTHER_MODELS)
+def test_the_other_endpoints_work_for_their_local_models(
+    stack: tuple[str, str], model: str, mode: str
+) -> None:
+    base, key = stack
+    client = openai.OpenAI(base_url=base, api_key=key, max_retries=0)
+    if mode == "embedding":
+        vectors = client.embeddings.create(model=model, input=["Hello", "world"])
+        assert [len(d.embedding) > 0 for d in vectors.data] == [True, True]
+    elif mode == "completion":
+        text = client.completions.create(model=model, prompt="Hello", max_tokens=20)
+        assert text.choices[0].text == "Echo: Hello"
+    else:
+        assert mode == "rerank"
+        body = {"model": model, "query": "hello", "documents": ["bye", "hello there"]}
+        ranked = httpx.post(
+            f"{base}/rerank", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+        assert ranked.status_code == 200, ranked.text
+        assert [r["index"] for r in ranked.json()["results"]] == [1, 0]
 
 
 def test_the_master_key_comes_from_the_emulated_secret(stack: tuple[str, str]) -> None:

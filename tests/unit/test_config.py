@@ -396,7 +396,7 @@ def test_catalog_row_is_valid(name: str, price_providers: set[str]) -> None:
 
 def test_rows_without_api_base_need_one_in_config() -> None:
     keyless = {name for name, row in CATALOG.items() if not row.api_base}
-    assert keyless == {"bedrock", "hosted_vllm", "ollama_chat", "lm_studio"}
+    assert keyless == {"bedrock", "hosted_vllm", "ollama_chat", "lm_studio", "infinity"}
 
 
 def test_dialects_are_the_rows_dialects() -> None:

@@ -1,7 +1,7 @@
 """What the cache stores for an API answered in one JSON body and never streamed
 (embeddings, rerank): the answer itself, keyed by the request's whole body
 (cache/keys.py `body_fingerprint`, its `api` keeping each API's entries apart). A
-hit is the answer under the new request's model name (and id, where it has one)."""
+hit is the answer under the new request's model name and id, where it has them."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ class BodyShape:
 
     def body(self, entry: dict[str, Any], meta: ResponseMeta) -> bytes:
         answer = dict(entry["body"])
-        answer["model"] = meta.model
+        if "model" in answer:
+            answer["model"] = meta.model
         if "id" in answer:
             answer["id"] = meta.id
         return sse.dumps(answer)

@@ -15,7 +15,16 @@ from starlette.responses import Response
 
 from gateway import errors
 from gateway.config import settings
-from gateway.http import chat, embeddings, health, messages, models, responses
+from gateway.http import (
+    chat,
+    embeddings,
+    health,
+    messages,
+    models,
+    rerank,
+    responses,
+    text_completions,
+)
 from gateway.http.ids import request_id
 from gateway.providers import sse, transport
 from gateway.store import dynamo
@@ -119,7 +128,15 @@ def create_app() -> FastAPI:
     """The inference API (functions/api): chat completions, messages, responses and models."""
     app = _base_app("LLM gateway", prices=True)
     app.router.routes.extend(
-        [*chat.routes, *embeddings.routes, *messages.routes, *responses.routes, *models.routes]
+        [
+            *chat.routes,
+            *text_completions.routes,
+            *embeddings.routes,
+            *rerank.routes,
+            *messages.routes,
+            *responses.routes,
+            *models.routes,
+        ]
     )
     return app
 

@@ -1,4 +1,8 @@
-"""GET /v1/models (and /models): the model names this gateway serves to the caller."""
+"""GET /v1/models (and /models): the model names this gateway serves to the caller.
+
+Each is OpenAI's Model object plus, as LiteLLM's model data writes them, its `mode`
+and the `supported_endpoints` that mode serves (gateway/endpoints.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gateway.endpoints import PATHS, endpoints
 from gateway.http.access import allows
 from gateway.http.auth import authenticate
 from gateway.http.dependencies import gateway_config
@@ -19,7 +24,14 @@ async def list_models(request: Request) -> JSONResponse:
     caller = await authenticate(request)
     config = await gateway_config()
     data = [
-        {"id": name, "object": "model", "created": 0, "owned_by": group[0].target.provider}
+        {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": group[0].target.provider,
+            "mode": group[0].mode,
+            "supported_endpoints": [PATHS[endpoint] for endpoint in endpoints(group[0])],
+        }
         for name, group in sorted(config.groups.items())
         if allows(caller, config, name, name)
     ]

@@ -56,7 +56,11 @@ CATALOG: dict[str, ProviderRow] = {
         "google",
     ),
     "cohere_chat": ProviderRow(
-        "openai", "https://api.cohere.ai/compatibility/v1", "COHERE_API_KEY", "cohere"
+        "openai",
+        "https://api.cohere.ai/compatibility/v1",
+        "COHERE_API_KEY",
+        "cohere",
+        rerank_base="https://api.cohere.com",
     ),
     # Chat and embeddings through Cohere's compatibility API; rerank is native (v2).
     "cohere": ProviderRow(

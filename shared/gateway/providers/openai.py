@@ -81,7 +81,7 @@ def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamReq
     return UpstreamRequest(url=endpoint(target.api_base), body=body, headers=headers, stream=stream)
 
 
-def _usage(raw: Any) -> TokenUsage | None:
+def usage_of(raw: Any) -> TokenUsage | None:
     if not isinstance(raw, dict):
         return None
     prompt = raw.get("prompt_tokens") or 0
@@ -113,7 +113,7 @@ def parse_response(body: bytes, meta: ResponseMeta) -> Completion:
     data.update(id=meta.id, model=meta.model, object="chat.completion", created=meta.created)
     # Passthrough: the vendor's fields stay (logprobs, service_tier, ...); checked above.
     response = cast("ChatCompletion", data)
-    return Completion(response=response, usage=_usage(data.get("usage")) or TokenUsage())
+    return Completion(response=response, usage=usage_of(data.get("usage")) or TokenUsage())
 
 
 @dataclass(slots=True)
@@ -132,7 +132,7 @@ def parse_stream_event(state: OpenAIStreamState, event: UpstreamEvent) -> list[C
     data = failures.json_object(event.data)
     if "error" in data:
         raise _error_from(data, 200, {})
-    usage = _usage(data.pop("usage", None))
+    usage = usage_of(data.pop("usage", None))
     if usage is not None:
         state.usage = usage
     choices = data.get("choices")

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway import errors
 from gateway.errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -100,3 +101,25 @@ def validate_rerank(data: dict[str, Any]) -> RerankRequest:
         return_documents=return_documents,
         extra={key: value for key, value in data.items() if key not in KNOWN},
     )
+
+
+def results(data: dict[str, Any], documents: int) -> list[tuple[int, float]]:
+    """Cohere's `results: [{"index", "relevance_score"}]`, checked: an index names a
+    document sent. The OpenAI-compatible rerank servers (vLLM, Jina, Infinity) copy it."""
+    items = data.get("results")
+    if not isinstance(items, list):
+        raise errors.UpstreamError("The provider sent a rerank response without results.")
+    scores: list[tuple[int, float]] = []
+    for item in items:
+        index = item.get("index") if isinstance(item, dict) else None
+        score = item.get("relevance_score") if isinstance(item, dict) else None
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or not 0 <= index < documents
+            or not isinstance(score, (int, float))
+            or isinstance(score, bool)
+        ):
+            raise errors.UpstreamError("The provider sent a malformed rerank result.")
+        scores.append((index, float(score)))
+    return scores

@@ -12,11 +12,15 @@ from starlette.routing import Route
 
 from gateway.local.simulator.anthropic_api import AnthropicCountVendor, AnthropicVendor
 from gateway.local.simulator.bedrock_api import BedrockVendor
+from gateway.local.simulator.bedrock_embed import BedrockEmbedVendor, is_embedding_model
 from gateway.local.simulator.bedrock_invoke import BedrockCountVendor, BedrockInvokeVendor
+from gateway.local.simulator.bedrock_rerank import BedrockRerankVendor, is_rerank_body
+from gateway.local.simulator.cohere_rerank import CohereRerankVendor
 from gateway.local.simulator.connection import TRANSPORT_KEY, server_transport
 from gateway.local.simulator.engine import handle, sim_state
 from gateway.local.simulator.fault_spec import PREFIX
 from gateway.local.simulator.openai_api import OpenAIVendor, list_models
+from gateway.local.simulator.openai_completions import OpenAICompletionsVendor
 from gateway.local.simulator.openai_embeddings import OpenAIEmbeddingsVendor
 from gateway.local.simulator.openai_responses import (
     OpenAIInputTokensVendor,
@@ -72,6 +76,28 @@ def _endpoint(vendor: Vendor) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def _invoke() -> Callable[[Request], Awaitable[Response]]:
+    """InvokeModel answers as the model's family does: embedding models, else Claude."""
+    claude, embed = BedrockInvokeVendor(stream=False), BedrockEmbedVendor()
+
+    async def endpoint(request: Request) -> Response:
+        model_id = str(request.path_params["model_id"])
+        return await handle(embed if is_embedding_model(model_id) else claude, request)
+
+    return endpoint
+
+
+def _rerank(other: Vendor) -> Callable[[Request], Awaitable[Response]]:
+    """``/rerank`` is also Bedrock's Rerank API (bedrock-agent-runtime, its own host on
+    AWS): a body in that API's shape goes to it, any other to ``other``."""
+    bedrock = BedrockRerankVendor()
+
+    async def endpoint(request: Request) -> Response:
+        return await handle(bedrock if is_rerank_body(await request.body()) else other, request)
+
+    return endpoint
+
+
 async def _models(request: Request) -> Response:
     denied = OpenAIVendor().check_auth(request)
     return denied if denied is not None else await list_models(request)
@@ -119,7 +145,6 @@ def _vendor_routes(prefix: str) -> list[Route]:
     bedrock: dict[str, Vendor] = {
         "converse": BedrockVendor(stream=False),
         "converse-stream": BedrockVendor(stream=True),
-        "invoke": BedrockInvokeVendor(stream=False),
         "invoke-with-response-stream": BedrockInvokeVendor(stream=True),
         "count-tokens": BedrockCountVendor(),
     }
@@ -133,9 +158,15 @@ def _vendor_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/responses/input_tokens", input_tokens, methods=post),
         Route(f"{prefix}/v1/embeddings", embeddings, methods=post),
         Route(f"{prefix}/embeddings", embeddings, methods=post),
+        Route(f"{prefix}/v1/completions", _endpoint(OpenAICompletionsVendor()), methods=post),
+        Route(f"{prefix}/completions", _endpoint(OpenAICompletionsVendor()), methods=post),
+        Route(f"{prefix}/v1/rerank", _endpoint(CohereRerankVendor(1)), methods=post),
+        Route(f"{prefix}/rerank", _rerank(CohereRerankVendor(1)), methods=post),
+        Route(f"{prefix}/v2/rerank", _endpoint(CohereRerankVendor(2)), methods=post),
         Route(anthropic, _endpoint(AnthropicVendor()), methods=post),
         Route(f"{anthropic}/count_tokens", _endpoint(AnthropicCountVendor()), methods=post),
         *(Route(f"{model}/{op}", _endpoint(v), methods=post) for op, v in bedrock.items()),
+        Route(f"{model}/invoke", _invoke(), methods=post),
     ]
 
 
