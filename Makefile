@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces clean build validate
 
 venv: $(STAMP)
 
@@ -51,6 +51,9 @@ bench-messages: venv
 
 bench-responses: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api responses
+
+bench-surfaces: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api surfaces
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

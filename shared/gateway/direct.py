@@ -77,8 +77,11 @@ def outcome(
     *,
     started: float,
     record: bool,
+    dropped: tuple[str, ...] = (),
 ) -> Outcome:
     headers = {"x-request-id": request_id, "x-gateway-provider": deployment.target.provider}
+    if dropped:
+        headers["x-gateway-dropped-params"] = ",".join(dropped)
     if cost is not None:
         headers["x-gateway-cost-usd"] = format_usd(cost)
     return Outcome(

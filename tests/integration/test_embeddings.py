@@ -1,8 +1,9 @@
 """POST /v1/embeddings through the whole app: the official openai SDK, every wire.
 
 Deployments served by the provider simulator: `embed-openai` (OpenAI's API),
-`embed-vllm` (an OpenAI-compatible vendor), priced by model_info, and a chat model
-for the unsupported pair. Answers are validated against OpenAI's published schema;
+`embed-vllm` (an OpenAI-compatible vendor), Bedrock's `titan`, `cohere-embed` and
+`nova-embed`, and `embed-broken` (always 503, for fallbacks), priced by model_info,
+and a chat model for the unsupported pair. Answers are validated against OpenAI's published schema;
 spend is read back from the ledger the spend consumer writes.
 """
 
@@ -59,6 +60,22 @@ def env(
             "api_base": f"{sim}/v1",
             "api_key": OPENAI_KEY,
         },
+    }
+    bedrock = {
+        "titan": "amazon.titan-embed-text-v2:0",
+        "cohere-embed": "cohere.embed-english-v3",
+        "nova-embed": "amazon.nova-2-multimodal-embeddings-v1:0",
+    }
+    for name, model in bedrock.items():
+        deployments[name] = {
+            "model": f"bedrock/{model}",
+            "api_base": sim,
+            "aws_region_name": "us-east-1",
+        }
+    deployments["embed-broken"] = {
+        "model": "openai/text-embedding-3-small",
+        "api_base": f"{sim}/_fault/503/v1",
+        "api_key": OPENAI_KEY,
     }
     config["model_list"] += [
         {"model_name": name, "litellm_params": params, "model_info": MODEL_INFO}
@@ -216,3 +233,80 @@ async def test_budget_hold_is_bounded_by_the_input_and_a_refusal_calls_nothing(
     assert refused.json()["error"]["type"] == "budget_exceeded"
     assert served.status_code == 200, served.text
     assert len(gateway_env.requests) == 1
+
+
+BEDROCK = {  # model name: (Bedrock model id, default dimensions, texts per call)
+    "titan": ("amazon.titan-embed-text-v2:0", 1024, 1),
+    "cohere-embed": ("cohere.embed-english-v3", 1024, 96),
+    "nova-embed": ("amazon.nova-2-multimodal-embeddings-v1:0", 3072, 1),
+}
+
+
+@pytest.mark.parametrize("model", sorted(BEDROCK))
+async def test_bedrock_models_batched_as_their_apis_require_in_order(
+    env: GatewayTable, gateway_env: SimulatorApp, model: str
+) -> None:
+    model_id, dims, per_call = BEDROCK[model]
+    texts = [f"text number {i}" for i in range(100)]
+    key = make_key(env)
+    client = sdk(key)
+    as_floats = await client.embeddings.create(model=model, input=texts, encoding_format="float")
+    as_base64 = await client.embeddings.create(model=model, input=texts)
+    for got in (as_floats, as_base64):
+        assert [d.index for d in got.data] == list(range(100))
+        for item, text in zip(got.data, texts, strict=True):
+            assert item.embedding == pytest.approx(expected(model_id, text, dims), abs=1e-6)
+    assert [d.embedding for d in as_base64.data] == [d.embedding for d in as_floats.data]
+    calls = [r for r in gateway_env.requests if r["path"].endswith("/invoke")]
+    assert len(calls) == 2 * -(-100 // per_call)
+    tokens = as_floats.usage.prompt_tokens
+    assert tokens > 0
+    assert await drain(env) == 2
+    assert [i["spend_micros"] for i in ledger(env)] == [tokens * PRICE_IN] * 2
+
+
+async def test_bedrock_refuses_token_arrays_before_any_call(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    key = make_key(env)
+    response = await post(key, {"model": "titan", "input": [[1, 2, 3]]})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "input"
+    assert gateway_env.requests == []
+
+
+async def test_a_failing_group_falls_back_to_another(
+    env: GatewayTable, gateway_env: SimulatorApp
+) -> None:
+    key = make_key(env)
+    response = await post(
+        key, {"model": "embed-broken", "input": TEXTS, "fallbacks": ["embed-openai"]}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-gateway-fallback"] == "embed-openai"
+    assert response.json()["model"] == "embed-openai"
+    assert len(gateway_env.requests) == 2
+    assert await drain(env) == 1
+    (item,) = ledger(env)
+    assert item["model_group"] == "embed-openai"
+    assert item["spend_micros"] == response.json()["usage"]["prompt_tokens"] * PRICE_IN
+
+
+async def test_tpm_counts_the_input_tokens(env: GatewayTable) -> None:
+    key = make_key(env, tpm_limit=1)
+    first = await post(key, {"model": "embed-openai", "input": TEXTS})
+    second = await post(key, {"model": "embed-openai", "input": TEXTS})
+    assert first.status_code == 200, first.text
+    assert second.status_code == 429, second.text
+    assert second.headers["x-ratelimit-remaining-tokens"] == "0"
+    (window,) = [i for i in env.items() if i["pk"].startswith("LIMIT#key#")]
+    assert window["tokens"] == first.json()["usage"]["prompt_tokens"]
+
+
+async def test_a_field_bedrock_has_no_place_for_is_named_in_the_dropped_header(
+    env: GatewayTable,
+) -> None:
+    key = make_key(env)
+    response = await post(key, {"model": "titan", "input": "hello", "user": "u-1"})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-gateway-dropped-params"] == "user"

@@ -268,12 +268,15 @@ def test_role_reads_exactly_the_two_secrets(cfn: dict[str, Any]) -> None:
     assert secrets[0]["Action"] == "secretsmanager:GetSecretValue"
     assert secrets[0]["Resource"] == [{"Ref": "MasterKeySecret"}, {"Ref": "ProviderSecrets"}]
     bedrock = [s for s in statements if "bedrock" in json.dumps(s["Action"])]
-    assert len(bedrock) == 1
+    assert len(bedrock) == 2
     assert set(bedrock[0]["Action"]) == {
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
         "bedrock:CountTokens",
     }
+    # Rerank takes no resource; the model it calls is still scoped by InvokeModel above.
+    assert bedrock[1]["Action"] == "bedrock:Rerank"
+    assert bedrock[1]["Resource"] == "*"
 
 
 # ---- the table -----------------------------------------------------------------------

@@ -236,12 +236,10 @@ def _malformed() -> errors.UpstreamError:
 
 
 def _vector(value: object) -> list[float]:
+    """A vector as JSON gave it; its numbers are checked as it is encoded (`_encoded`)."""
     if not isinstance(value, list) or not value:
         raise _malformed()
-    for number in value:
-        if not isinstance(number, (int, float)) or isinstance(number, bool):
-            raise _malformed()
-    return [float(number) for number in value]
+    return value
 
 
 def _vectors(value: object) -> list[list[float]]:
@@ -290,4 +288,11 @@ def parse(request: EmbeddingsRequest, answers: Sequence[RawResponse]) -> Embedde
         tokens += _estimate(covered) if counted is None else counted
     if len(found) != len(request.inputs):
         raise errors.UpstreamError("The provider answered a different number of embeddings.")
-    return Embedded([vectors.encode(v, request.encoding_format) for v in found], tokens)
+    return Embedded([_encoded(v, request) for v in found], tokens)
+
+
+def _encoded(vector: list[float], request: EmbeddingsRequest) -> list[float] | str:
+    try:
+        return vectors.encode(vector, request.encoding_format)
+    except TypeError:
+        raise _malformed() from None

@@ -61,6 +61,14 @@ class EmbeddingsCall:
         usage = TokenUsage(input_tokens=embedded.input_tokens)
         body = vectors.response(request.model, embedded.embeddings, embedded.input_tokens)
         cost = cost_micros(usage, deployment)
+        dropped = upstreams[0].dropped_params
         return direct.outcome(
-            request_id, deployment, body, usage, cost, started=started, record=record
+            request_id,
+            deployment,
+            body,
+            usage,
+            cost,
+            started=started,
+            record=record,
+            dropped=dropped,
         )

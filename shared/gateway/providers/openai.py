@@ -156,7 +156,10 @@ def finish_stream(state: OpenAIStreamState) -> list[ChatCompletionChunk]:
 def _error_from(data: Any, status: int, headers: Mapping[str, str]) -> errors.GatewayError:
     err = data.get("error") if isinstance(data, dict) else None
     if not isinstance(err, dict):
-        return failures.for_status(status if status >= 400 else 502, "", headers)
+        # vLLM and Cohere put a top-level `message`; FastAPI servers a string `detail`.
+        top = data if isinstance(data, dict) else {}
+        detail = failures.vendor_message(top.get("message") or top.get("detail"))
+        return failures.for_status(status if status >= 400 else 502, detail, headers)
     detail = failures.vendor_message(err.get("message"))
     kind = ERRORS.get(str(err.get("code"))) or ERRORS.get(str(err.get("type")))
     if kind is not None:

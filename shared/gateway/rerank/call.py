@@ -57,9 +57,8 @@ class RerankCall:
         check(deployment, "rerank")
         started = time.monotonic()
         speaks = wire(deployment)
-        (raw,) = await direct.send(
-            [speaks.call(self.request, deployment.target)], deployment, timeout_s
-        )
+        upstream = speaks.call(self.request, deployment.target)
+        (raw,) = await direct.send([upstream], deployment, timeout_s)
         try:
             reranked = speaks.parse(self.request, raw)
         except errors.GatewayError as exc:
@@ -68,5 +67,12 @@ class RerankCall:
         body = answer(request_id, self.request, reranked)
         price = cost(usage, reranked.search_units, deployment)
         return direct.outcome(
-            request_id, deployment, body, usage, price, started=started, record=record
+            request_id,
+            deployment,
+            body,
+            usage,
+            price,
+            started=started,
+            record=record,
+            dropped=upstream.dropped_params,
         )
