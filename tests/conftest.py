@@ -185,6 +185,20 @@ def write_config(path: Path, sim_url: str) -> Path:
     return path
 
 
+def use_models(
+    path: Path, sim_url: str, entries: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write_config's models plus `entries`, as the gateway's config from now on."""
+    from gateway.http import dependencies
+
+    write_config(path, sim_url)
+    config = json.loads(path.read_text())
+    config["model_list"] += entries
+    path.write_text(json.dumps(config))
+    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
+    dependencies.reset()
+
+
 @pytest.fixture
 def gateway_env(
     sim: SimulatorApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -13,6 +13,8 @@ from gateway.store.keys import display_name, generate_key, hash_key, new_id
 from gateway.store.table import item_of
 
 if TYPE_CHECKING:
+    import openai
+
     from conftest import GatewayTable
 
 
@@ -56,3 +58,16 @@ def chat(model: str = "gpt-4o-mini", text: str = "hello", **extra: Any) -> dict[
 
 def bearer(key: str) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
+
+
+def async_sdk(key: str) -> openai.AsyncOpenAI:
+    """The official openai SDK on a new app instance (as another Lambda sandbox)."""
+    import openai
+
+    from gateway.http.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app())
+    http = httpx.AsyncClient(transport=transport, base_url="http://gateway/v1")
+    return openai.AsyncOpenAI(
+        base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0
+    )

@@ -13,17 +13,17 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-import httpx
-import openai
 import pytest
 
-from conftest import write_config
-from keys import asgi_client, bearer, make_key
+from conftest import use_models
+from keys import asgi_client, async_sdk, bearer, make_key
 from openapi import validate
 from spend_helpers import drain, ledger
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import httpx
 
     from conftest import GatewayTable
     from gateway.local.simulator import SimulatorApp
@@ -44,11 +44,8 @@ def env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> GatewayTable:
     from conftest import OPENAI_KEY
-    from gateway.http import dependencies
 
     sim = gateway_env.state.url
-    path = write_config(tmp_path / "embeddings.yaml", sim)
-    config = json.loads(path.read_text())
     deployments = {
         "embed-openai": {
             "model": "openai/text-embedding-3-small",
@@ -77,24 +74,12 @@ def env(
         "api_base": f"{sim}/_fault/503/v1",
         "api_key": OPENAI_KEY,
     }
-    config["model_list"] += [
+    entries = [
         {"model_name": name, "litellm_params": params, "model_info": MODEL_INFO}
         for name, params in deployments.items()
     ]
-    path.write_text(json.dumps(config))
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
-    dependencies.reset()
+    use_models(tmp_path / "config.yaml", sim, entries, monkeypatch)
     return spend_env
-
-
-def sdk(key: str) -> openai.AsyncOpenAI:
-    from gateway.http.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app())
-    http = httpx.AsyncClient(transport=transport, base_url="http://gateway/v1")
-    return openai.AsyncOpenAI(
-        base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0
-    )
 
 
 async def post(key: str, body: dict[str, Any], path: str = "/v1/embeddings") -> httpx.Response:
@@ -113,7 +98,7 @@ def expected(model: str, text: str, dims: int = 1536) -> list[float]:
 @pytest.mark.parametrize("model", OPENAI_MODELS)
 async def test_sdk_both_encodings_decode_to_the_same_floats(env: GatewayTable, model: str) -> None:
     key = make_key(env)
-    client = sdk(key)
+    client = async_sdk(key)
     as_floats = await client.embeddings.create(model=model, input=TEXTS, encoding_format="float")
     as_base64 = await client.embeddings.create(model=model, input=TEXTS)  # SDK default: base64
     assert as_floats.model == model
@@ -204,7 +189,7 @@ async def test_models_list_each_model_with_its_mode_and_endpoints(env: GatewayTa
         "/v1/messages",
         "/v1/completions",
     ]
-    page = await sdk(key).models.list()
+    page = await async_sdk(key).models.list()
     assert {model.id for model in page.data} == set(listed)
 
 
@@ -249,7 +234,7 @@ async def test_bedrock_models_batched_as_their_apis_require_in_order(
     model_id, dims, per_call = BEDROCK[model]
     texts = [f"text number {i}" for i in range(100)]
     key = make_key(env)
-    client = sdk(key)
+    client = async_sdk(key)
     as_floats = await client.embeddings.create(model=model, input=texts, encoding_format="float")
     as_base64 = await client.embeddings.create(model=model, input=texts)
     for got in (as_floats, as_base64):

@@ -8,12 +8,11 @@ word overlap (gateway/local/simulator/cohere_rerank.py `ranking`).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import write_config
+from conftest import use_models
 from keys import asgi_client, bearer, make_key
 from spend_helpers import drain, ledger
 
@@ -47,12 +46,9 @@ def env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> GatewayTable:
     from conftest import OPENAI_KEY
-    from gateway.http import dependencies
 
     sim = gateway_env.state.url
-    path = write_config(tmp_path / "rerank.yaml", sim)
-    config = json.loads(path.read_text())
-    config["model_list"] += [
+    entries = [
         {
             "model_name": "rerank-cohere",
             "litellm_params": {
@@ -81,9 +77,7 @@ def env(
             "model_info": {"input_cost_per_query": PER_QUERY},
         },
     ]
-    path.write_text(json.dumps(config))
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
-    dependencies.reset()
+    use_models(tmp_path / "config.yaml", sim, entries, monkeypatch)
     return spend_env
 
 

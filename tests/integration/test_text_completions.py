@@ -11,17 +11,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx
-import openai
 import pytest
 
-from conftest import write_config
-from keys import asgi_client, bearer, make_key
+from conftest import use_models
+from keys import asgi_client, async_sdk, bearer, make_key
 from openapi import validate
 from spend_helpers import drain, ledger
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import httpx
 
     from conftest import GatewayTable
     from gateway.local.simulator import SimulatorApp
@@ -44,11 +44,8 @@ def env(
     monkeypatch: pytest.MonkeyPatch,
 ) -> GatewayTable:
     from conftest import ANTHROPIC_KEY, OPENAI_KEY
-    from gateway.http import dependencies
 
     sim = gateway_env.state.url
-    path = write_config(tmp_path / "completions.yaml", sim)
-    config = json.loads(path.read_text())
     deployments = {
         INSTRUCT: {
             "model": "openai/gpt-3.5-turbo-instruct",
@@ -76,24 +73,12 @@ def env(
             "api_key": OPENAI_KEY,
         },
     }
-    config["model_list"] += [
+    entries = [
         {"model_name": name, "litellm_params": params, "model_info": MODEL_INFO}
         for name, params in deployments.items()
     ]
-    path.write_text(json.dumps(config))
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
-    dependencies.reset()
+    use_models(tmp_path / "config.yaml", sim, entries, monkeypatch)
     return spend_env
-
-
-def sdk(key: str) -> openai.AsyncOpenAI:
-    from gateway.http.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app())
-    http = httpx.AsyncClient(transport=transport, base_url="http://gateway/v1")
-    return openai.AsyncOpenAI(
-        base_url="http://gateway/v1", api_key=key, http_client=http, max_retries=0
-    )
 
 
 async def post(key: str, body: dict[str, Any]) -> httpx.Response:
@@ -108,7 +93,7 @@ async def test_plain_and_streamed_answers_agree_and_are_charged_exactly(
     env: GatewayTable, model: str
 ) -> None:
     key = make_key(env)
-    client = sdk(key)
+    client = async_sdk(key)
     whole = await client.completions.create(model=model, prompt=PROMPT, max_tokens=50)
     assert whole.object == "text_completion"
     assert whole.model == model

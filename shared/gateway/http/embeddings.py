@@ -9,17 +9,11 @@ Each deployment is called on its provider's wire (gateway/embeddings/call.py).
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
 
-from gateway.http import caching, routing
-from gateway.http.accounting import tags_of
-from gateway.http.auth import authenticate
-from gateway.http.body import parse_json, read_body, reject_routing_overrides
-from gateway.http.ids import request_id
-from gateway.http.pipeline import Prepared, serve, text_view
+from gateway.http.pipeline import intake, serve, text_view
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,33 +30,12 @@ async def embeddings(request: Request) -> Response:
     from gateway.embeddings.call import EmbeddingsCall
     from gateway.embeddings.request import validate_embeddings
 
-    rid = request_id(request)
-    started = time.time()
-    caller = await authenticate(request)
-    raw = await read_body(request)
-    data = parse_json(raw)
-    reject_routing_overrides(data, list(request.query_params.keys()))
-    route = routing.options(data)
-    cache_controls = caching.controls(request, data, caller)
-    tags = tags_of(data)
-    parsed = validate_embeddings(data)
-    route.call = EmbeddingsCall(parsed)
+    taken = await intake(request)
+    parsed = validate_embeddings(taken.data)
+    taken.route.call = EmbeddingsCall(parsed)
     view = text_view(parsed.model, "\n".join(parsed.texts), parsed.user)
-    shape = BodyShape("embeddings", data)
-    prepared = Prepared(
-        rid,
-        started,
-        caller,
-        len(raw),
-        route,
-        view,
-        tags,
-        cache_controls,
-        shape,
-        "embeddings",
-        _input_bound,
-    )
-    return await serve(request, prepared)
+    shape = BodyShape("embeddings", taken.data)
+    return await serve(request, taken.prepared(view, shape, "embeddings", _input_bound))
 
 
 def _input_bound(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.responses import Response
@@ -26,8 +26,11 @@ from gateway.cache.shape import CHAT
 from gateway.config import settings
 from gateway.endpoints import require
 from gateway.http import access, caching, routing
-from gateway.http.accounting import Account
+from gateway.http.accounting import Account, tags_of
+from gateway.http.auth import authenticate
+from gateway.http.body import parse_json, read_body, reject_routing_overrides
 from gateway.http.dependencies import gateway_config
+from gateway.http.ids import request_id
 from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
 from gateway.spend.estimate import reachable_deployments, worst_case_micros
 
@@ -52,6 +55,55 @@ if TYPE_CHECKING:
     Estimate = Callable[[int, ChatCompletionRequest, Sequence[Deployment]], int]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What every OpenAI-shaped route reads first: who asks, the body (its routing
+    fields, cache controls and tags taken out and checked), before its own validation."""
+
+    request_id: str
+    started: float
+    caller: Caller
+    body_bytes: int
+    data: dict[str, Any]
+    route: RouteRequest
+    cache_controls: CacheControls
+    tags: tuple[str, ...]
+
+    def prepared(
+        self,
+        chat: ChatCompletionRequest,
+        cache_shape: CacheShape = CHAT,
+        endpoint: Endpoint = "chat",
+        estimate: Estimate = worst_case_micros,
+    ) -> Prepared:
+        return Prepared(
+            self.request_id,
+            self.started,
+            self.caller,
+            self.body_bytes,
+            self.route,
+            chat,
+            self.tags,
+            self.cache_controls,
+            cache_shape,
+            endpoint,
+            estimate,
+        )
+
+
+async def intake(request: Request) -> Intake:
+    rid = request_id(request)
+    started = time.time()
+    caller = await authenticate(request)
+    raw = await read_body(request)
+    data = parse_json(raw)
+    reject_routing_overrides(data, list(request.query_params.keys()))
+    route = routing.options(data)
+    cache_controls = caching.controls(request, data, caller)
+    tags = tags_of(data)
+    return Intake(rid, started, caller, len(raw), data, route, cache_controls, tags)
 
 
 @dataclass(frozen=True, slots=True)

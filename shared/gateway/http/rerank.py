@@ -10,17 +10,11 @@ count; its budget hold bounds both the tokens and the search units it can be bil
 from __future__ import annotations
 
 import functools
-import time
 from typing import TYPE_CHECKING
 
 from starlette.routing import Route
 
-from gateway.http import caching, routing
-from gateway.http.accounting import tags_of
-from gateway.http.auth import authenticate
-from gateway.http.body import parse_json, read_body, reject_routing_overrides
-from gateway.http.ids import request_id
-from gateway.http.pipeline import Prepared, serve, text_view
+from gateway.http.pipeline import intake, serve, text_view
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,33 +32,15 @@ async def rerank(request: Request) -> Response:
     from gateway.rerank.call import RerankCall
     from gateway.rerank.request import validate_rerank
 
-    rid = request_id(request)
-    started = time.time()
-    caller = await authenticate(request)
-    raw = await read_body(request)
-    data = parse_json(raw)
-    reject_routing_overrides(data, list(request.query_params.keys()))
-    route = routing.options(data)
-    cache_controls = caching.controls(request, data, caller)
-    tags = tags_of(data)
+    taken = await intake(request)
+    data = taken.data
     parsed = validate_rerank(data)
-    route.call = RerankCall(parsed)
+    taken.route.call = RerankCall(parsed)
     user = data.get("user") if isinstance(data.get("user"), str) else None
     view = text_view(parsed.model, "\n".join([parsed.query, *parsed.texts]), user)
-    prepared = Prepared(
-        rid,
-        started,
-        caller,
-        len(raw),
-        route,
-        view,
-        tags,
-        cache_controls,
-        BodyShape("rerank", data),
-        "rerank",
-        functools.partial(_worst_case, parsed),
-    )
-    return await serve(request, prepared)
+    shape = BodyShape("rerank", data)
+    estimate = functools.partial(_worst_case, parsed)
+    return await serve(request, taken.prepared(view, shape, "rerank", estimate))
 
 
 def _worst_case(

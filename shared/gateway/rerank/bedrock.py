@@ -50,7 +50,7 @@ from gateway.providers import failures
 from gateway.providers.bedrock.request import endpoint
 from gateway.providers.params import Support
 from gateway.providers.spec import UpstreamRequest
-from gateway.rerank.request import Reranked
+from gateway.rerank.request import Reranked, options, results
 
 if TYPE_CHECKING:
     from gateway.providers.spec import Target
@@ -95,25 +95,6 @@ def _params(target: Target) -> dict[str, Support]:
     return next((table for prefix, table in PARAMS.items() if name.startswith(prefix)), {})
 
 
-def _options(request: RerankRequest, target: Target) -> tuple[dict[str, Any], tuple[str, ...]]:
-    table = _params(target)
-    fields: dict[str, Any] = {}
-    dropped: list[str] = []
-    for name, value in sorted(request.extra.items()):
-        if value is None:
-            continue
-        support = table.get(name, Support.REJECTED)
-        if support is Support.REJECTED:
-            raise errors.UnsupportedParameterError(
-                f"'{name}' is not supported by this model's provider.", param=name
-            )
-        if support is Support.DROPPED:
-            dropped.append(name)
-        else:
-            fields[name] = value
-    return fields, tuple(dropped)
-
-
 def _source(request: RerankRequest, index: int) -> dict[str, Any]:
     document = request.documents[index]
     inline: dict[str, Any] = {"type": "JSON", "jsonDocument": document}
@@ -131,7 +112,7 @@ def call(request: RerankRequest, target: Target) -> UpstreamRequest:
             f"'documents' must have at most {MAX_SOURCES} items for this model.",
             param="documents",
         )
-    fields, dropped = _options(request, target)
+    fields, dropped = options(request, _params(target))
     model: dict[str, Any] = {"modelArn": model_arn(target)}
     if fields:
         model["additionalModelRequestFields"] = fields
@@ -158,25 +139,8 @@ def call(request: RerankRequest, target: Target) -> UpstreamRequest:
     )
 
 
-def _score(item: object, documents: int) -> tuple[int, float]:
-    index = item.get("index") if isinstance(item, dict) else None
-    score = item.get("relevanceScore") if isinstance(item, dict) else None
-    if (
-        not isinstance(index, int)
-        or isinstance(index, bool)
-        or not 0 <= index < documents
-        or not isinstance(score, (int, float))
-        or isinstance(score, bool)
-    ):
-        raise errors.UpstreamError("The provider sent a malformed rerank result.")
-    return index, float(score)
-
-
 def parse(request: RerankRequest, answer: RawResponse) -> Reranked:
     data = failures.json_object(answer.body)
-    items = data.get("results")
-    if not isinstance(items, list):
-        raise errors.UpstreamError("The provider sent a rerank response without results.")
     documents = len(request.documents)
-    scores = [_score(item, documents) for item in items]
+    scores = results(data, documents, "relevanceScore")
     return Reranked(scores=scores, search_units=-(-documents // DOCUMENTS_PER_QUERY))

@@ -22,11 +22,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from gateway import errors
 from gateway.providers import failures
 from gateway.providers.params import Support
 from gateway.providers.spec import UpstreamRequest
-from gateway.rerank.request import Reranked, results
+from gateway.rerank.request import Reranked, options, results
 
 if TYPE_CHECKING:
     from gateway.providers.spec import Target
@@ -48,26 +47,8 @@ def endpoint(api_base: str) -> str:
     return api_base.rstrip("/").removesuffix(PATH) + PATH
 
 
-def _options(request: RerankRequest) -> tuple[dict[str, Any], tuple[str, ...]]:
-    sent: dict[str, Any] = {}
-    dropped: list[str] = []
-    for name, value in sorted(request.extra.items()):
-        if value is None:
-            continue
-        support = PARAMS.get(name, Support.REJECTED)
-        if support is Support.REJECTED:
-            raise errors.UnsupportedParameterError(
-                f"'{name}' is not supported by this model's provider.", param=name
-            )
-        if support is Support.DROPPED:
-            dropped.append(name)
-        else:
-            sent[name] = value
-    return sent, tuple(dropped)
-
-
 def call(request: RerankRequest, target: Target) -> UpstreamRequest:
-    options, dropped = _options(request)
+    fields, dropped = options(request, PARAMS)
     body: dict[str, Any] = {
         "model": target.model,
         "query": request.query,
@@ -75,7 +56,7 @@ def call(request: RerankRequest, target: Target) -> UpstreamRequest:
     }
     if request.top_n is not None:
         body["top_n"] = request.top_n
-    body.update(options)
+    body.update(fields)
     headers = {"content-type": "application/json"}
     if target.api_key:
         headers["authorization"] = f"Bearer {target.api_key}"

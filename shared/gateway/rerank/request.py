@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway import errors
 from gateway.errors import InvalidRequestError
+from gateway.providers.params import Support
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,23 +104,47 @@ def validate_rerank(data: dict[str, Any]) -> RerankRequest:
     )
 
 
-def results(data: dict[str, Any], documents: int) -> list[tuple[int, float]]:
-    """Cohere's `results: [{"index", "relevance_score"}]`, checked: an index names a
-    document sent. The OpenAI-compatible rerank servers (vLLM, Jina, Infinity) copy it."""
+def results(
+    data: dict[str, Any], documents: int, score: str = "relevance_score"
+) -> list[tuple[int, float]]:
+    """`results: [{"index", <score>}]`, checked: an index names a document sent. Cohere's
+    shape (copied by vLLM, Jina and Infinity); Bedrock's names its score `relevanceScore`."""
     items = data.get("results")
     if not isinstance(items, list):
         raise errors.UpstreamError("The provider sent a rerank response without results.")
     scores: list[tuple[int, float]] = []
     for item in items:
         index = item.get("index") if isinstance(item, dict) else None
-        score = item.get("relevance_score") if isinstance(item, dict) else None
+        value = item.get(score) if isinstance(item, dict) else None
         if (
             not isinstance(index, int)
             or isinstance(index, bool)
             or not 0 <= index < documents
-            or not isinstance(score, (int, float))
-            or isinstance(score, bool)
+            or not isinstance(value, (int, float))
+            or isinstance(value, bool)
         ):
             raise errors.UpstreamError("The provider sent a malformed rerank result.")
-        scores.append((index, float(score)))
+        scores.append((index, float(value)))
     return scores
+
+
+def options(
+    request: RerankRequest, table: Mapping[str, Support]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The request's other fields by a wire's table: sent, dropped (and named), or
+    refused with a 400 naming the first one the table does not know."""
+    sent: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, value in sorted(request.extra.items()):
+        if value is None:
+            continue
+        support = table.get(name, Support.REJECTED)
+        if support is Support.REJECTED:
+            raise errors.UnsupportedParameterError(
+                f"'{name}' is not supported by this model's provider.", param=name
+            )
+        if support is Support.DROPPED:
+            dropped.append(name)
+        else:
+            sent[name] = value
+    return sent, tuple(dropped)
