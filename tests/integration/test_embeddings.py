@@ -34,6 +34,7 @@ OPENAI_MODELS = ("embed-openai", "embed-vllm")
 PRICE_IN = 3  # micro-dollars per token
 MODEL_INFO = {"input_cost_per_token": PRICE_IN / 1e6, "mode": "embedding"}
 TEXTS = ["the quick brown fox", "jumps over the lazy dog"]
+WINDOW = 10  # max_input_tokens of embed-windowed: at least 1,280 bytes provably exceed it
 
 
 @pytest.fixture
@@ -78,6 +79,11 @@ def env(
         {"model_name": name, "litellm_params": params, "model_info": MODEL_INFO}
         for name, params in deployments.items()
     ]
+    windowed = {**deployments["embed-openai"]}
+    window = {**MODEL_INFO, "max_input_tokens": WINDOW}
+    entries.append(
+        {"model_name": "embed-windowed", "litellm_params": windowed, "model_info": window}
+    )
     use_models(tmp_path / "config.yaml", sim, entries, monkeypatch)
     return spend_env
 
@@ -295,3 +301,13 @@ async def test_a_field_bedrock_has_no_place_for_is_named_in_the_dropped_header(
     response = await post(key, {"model": "titan", "input": "hello", "user": "u-1"})
     assert response.status_code == 200, response.text
     assert response.headers["x-gateway-dropped-params"] == "user"
+
+
+async def test_the_context_window_bounds_each_input_not_the_batch(env: GatewayTable) -> None:
+    key = make_key(env)
+    batch = ["word " * 8] * 50  # 2,000 bytes in all, 40 an input
+    fits = await post(key, {"model": "embed-windowed", "input": batch})
+    assert fits.status_code == 200, fits.text
+    too_long = await post(key, {"model": "embed-windowed", "input": ["word " * 400]})
+    assert too_long.status_code == 400, too_long.text
+    assert too_long.json()["error"]["code"] == "context_length_exceeded"

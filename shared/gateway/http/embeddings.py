@@ -33,7 +33,8 @@ async def embeddings(request: Request) -> Response:
     taken = await intake(request)
     parsed = validate_embeddings(taken.data)
     taken.route.call = EmbeddingsCall(parsed)
-    view = text_view(parsed.model, "\n".join(parsed.texts), parsed.user)
+    # Each input has its own context window: routing sizes the longest one.
+    view = text_view(parsed.model, max(parsed.texts, key=len, default=""), parsed.user)
     shape = BodyShape("embeddings", taken.data)
     return await serve(request, taken.prepared(view, shape, "embeddings", _input_bound))
 

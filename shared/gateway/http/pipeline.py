@@ -124,8 +124,9 @@ class Prepared:
 
 
 def text_view(model: str, text: str, user: str | None) -> ChatCompletionRequest:
-    """The chat view of a request that is not a chat (embeddings, rerank): its text as
-    one user message, which routing sizes, and no output."""
+    """The chat view of a request that is not a chat (embeddings, rerank): the text that
+    routing sizes against a context window as one user message, and no output. Its
+    price is the route's own `Prepared.estimate`, from the whole body."""
     from gateway.schemas.openai import ChatCompletionRequest
 
     message = {"role": "user", "content": text}

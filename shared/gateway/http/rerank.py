@@ -37,7 +37,9 @@ async def rerank(request: Request) -> Response:
     parsed = validate_rerank(data)
     taken.route.call = RerankCall(parsed)
     user = data.get("user") if isinstance(data.get("user"), str) else None
-    view = text_view(parsed.model, "\n".join([parsed.query, *parsed.texts]), user)
+    # A reranker scores the query with each document: routing sizes the longest pair.
+    longest = max(parsed.texts, key=len)
+    view = text_view(parsed.model, f"{parsed.query}\n{longest}", user)
     shape = BodyShape("rerank", data)
     estimate = functools.partial(_worst_case, parsed)
     return await serve(request, taken.prepared(view, shape, "rerank", estimate))
