@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces bench-telemetry clean build validate
 
 venv: $(STAMP)
 
@@ -54,6 +54,9 @@ bench-responses: venv
 
 bench-surfaces: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api surfaces
+
+bench-telemetry: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.telemetry_bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

@@ -128,3 +128,20 @@ async def test_a_streamed_completion_is_recorded_for_later_hits(
     validate("CreateCompletionResponse", plain.json())
     assert plain.json()["choices"][0]["text"] == stream_text(live)[0]
     assert len(gateway_env.requests) == 1
+
+
+async def test_a_lookup_is_part_of_the_request_document_not_a_line_of_its_own(
+    app: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {"model": "embedder", "input": "counted once"}
+    capsys.readouterr()
+    await twice(app, "/v1/embeddings", body)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+
+    def scalar(raw: Any) -> float:
+        return float(raw[0] if isinstance(raw, list) else raw)
+
+    assert [(d["Result"], scalar(d["CacheHit"]), scalar(d["Requests"])) for d in lines] == [
+        ("miss", 0.0, 1.0),
+        ("hit", 1.0, 1.0),
+    ]

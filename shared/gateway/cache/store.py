@@ -14,7 +14,8 @@ The object at `CacheKey.object_key` (`v1/<sha256(namespace)[:32]>/<id>`) holds
   that cannot answer must never fail the request. A call waits at most DEADLINE_S.
 
 Boto3 calls (and the compression around them) run in a worker thread on a client of
-their own with tight timeouts. The caller records metrics (`gateway.cache.metrics`).
+their own with tight timeouts. The caller records the lookup in the request's metrics
+(gateway/telemetry/metrics.py).
 """
 
 from __future__ import annotations

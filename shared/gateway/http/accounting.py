@@ -74,6 +74,7 @@ class Account:
     answered: float | None = None  # when the first bytes (or the whole answer) were ready
     failure: GatewayError | None = None
     sent: bool = False
+    last_event: SpendEvent | None = None  # what close() sent, for the request's telemetry
 
     def event(self, outcome: Outcome | None, *, cache_hit: bool = False) -> SpendEvent:
         now = time.time()
@@ -132,5 +133,6 @@ class Account:
         emitter = per_instance(
             request, "spend", lambda db: SpendEmitter(db, settings().spend_queue_url)
         )
+        event = self.last_event = self.event(outcome, cache_hit=cache_hit)
         if emitter is not None:
-            await emitter.emit(self.event(outcome, cache_hit=cache_hit))
+            await emitter.emit(event)

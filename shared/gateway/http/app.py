@@ -26,6 +26,7 @@ from gateway.http import (
     text_completions,
 )
 from gateway.http.ids import request_id
+from gateway.http.observe import Observed
 from gateway.providers import sse, transport
 from gateway.store import dynamo
 
@@ -40,6 +41,7 @@ logger = logging.getLogger("gateway")
 def error_response(request: Request, error: errors.GatewayError) -> Response:
     """OpenAI's error envelope, or Anthropic's on the Messages API's paths."""
     rid = request_id(request)
+    request.state.error = error  # for the request's telemetry
     headers = {**error.headers, "x-request-id": rid}
     if messages.is_messages_path(request.url.path):
         from gateway.messages import errors as anthropic
@@ -138,6 +140,7 @@ def create_app() -> FastAPI:
             *models.routes,
         ]
     )
+    app.add_middleware(Observed)  # each request's metrics and access line, after its last byte
     return app
 
 

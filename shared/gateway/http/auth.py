@@ -83,6 +83,7 @@ def directory(request: Request) -> Directory | None:
 async def authenticate(request: Request) -> Caller:
     token = bearer_token(request)
     if await _is_master(token):
+        request.state.caller = MASTER  # for the request's telemetry
         return MASTER
     keys = directory(request)
     if keys is None:
@@ -97,7 +98,8 @@ async def authenticate(request: Request) -> Caller:
         ) from None
     if identity is None:
         raise _unauthorized()
-    return Caller(identity=identity)
+    caller = request.state.caller = Caller(identity=identity)
+    return caller
 
 
 async def require_master_key(request: Request) -> None:

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response, StreamingResponse
 
-from gateway.cache import metrics
 from gateway.cache.controls import check_allowed, parse_controls
 from gateway.cache.settings import MAX_TTL_S, parse_cache_settings
 from gateway.cache.shape import CHAT
@@ -119,21 +118,22 @@ def plan(
 
 
 async def hit(
-    cache: CachePlan, chat: ChatCompletionRequest, request_id: str
+    request: Request, cache: CachePlan, chat: ChatCompletionRequest, request_id: str
 ) -> tuple[Response | None, str | None]:
-    """The answer from the cache, or None; and the etag of an entry to replace."""
+    """The answer from the cache, or None; and the etag of an entry to replace. The
+    lookup's result goes to the request's metrics (gateway/telemetry/metrics.py)."""
     if cache.controls.no_cache:
-        metrics.record("bypass")
+        request.state.cache_lookup = "bypass"
         return None, None
     found = await cache.store.get(cache.key, max_age_s=cache.controls.s_maxage_s)
-    metrics.record(found.status)
+    request.state.cache_lookup = found.status
     if found.entry is None:
         return None, found.etag
     try:
         return _answer(cache, found.entry.body, chat, request_id), None
     except (KeyError, TypeError, IndexError, AttributeError, ValueError):  # JSON, not an answer
         logger.warning("cache entry %s cannot be replayed; treated as a miss", cache.key.id)
-        metrics.record("corrupt")
+        request.state.cache_lookup = "corrupt"
         return None, found.entry.etag
 
 

@@ -33,6 +33,7 @@ from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
 from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
 from gateway.spend.estimate import reachable_deployments, worst_case_micros
+from gateway.telemetry import access_log
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -103,6 +104,8 @@ async def intake(request: Request) -> Intake:
     route = routing.options(data)
     cache_controls = caching.controls(request, data, caller)
     tags = tags_of(data)
+    if access_log.prompts_logged():
+        request.state.body = raw
     return Intake(rid, started, caller, len(raw), data, route, cache_controls, tags)
 
 
@@ -152,11 +155,12 @@ async def serve(request: Request, prepared: Prepared) -> Response:
     account = Account(
         rid, prepared.started, caller, requested, bool(chat.stream), chat.user, prepared.tags
     )
+    request.state.account = account  # for the request's telemetry
     account.admission = admission = await access.admit(request, caller, rid, holds)
     replace_etag = None
     try:
         if cache is not None:
-            cached, replace_etag = await caching.hit(cache, chat, rid)
+            cached, replace_etag = await caching.hit(request, cache, chat, rid)
             if cached is not None:
                 cached.headers.update(admission.headers)
                 return Finishing(cached, _hit_finished(request, account, admission))

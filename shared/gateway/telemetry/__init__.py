@@ -1,0 +1,1 @@
+"""Per-request telemetry: one CloudWatch EMF document and one access log line."""
