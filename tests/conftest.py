@@ -76,6 +76,9 @@ for name, value in {
     os.environ[name] = value
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "GATEWAY_CONFIG", "GATEWAY_MASTER_KEY"):
     os.environ.pop(name, None)
+# Each request's EMF line (gateway/telemetry/metrics.py) is noise here; the telemetry
+# tests turn it back on.
+os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
 
 # ---- the gateway against the provider simulator --------------------------------------

@@ -59,8 +59,10 @@ async def drain(env: GatewayTable) -> int:
     """Run the spend consumer on the queue until it is empty; the events applied."""
     import os
 
+    from gateway.billing import outbox
     from gateway.local.spend_worker import drain as drain_queue
 
+    await outbox.settle()  # the gateway delivers spend events after its responses
     return await drain_queue(os.environ["GATEWAY_SPEND_QUEUE_URL"], env.name)
 
 

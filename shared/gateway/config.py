@@ -56,6 +56,7 @@ class Settings:
     response_store_bucket: str | None  # stored Responses API responses; None: none kept
     stored_response_ttl_s: float  # how long a stored response can be read back
     spend_queue_url: str | None  # SQS queue of spend events; None: applied directly
+    spend_flush_s: float  # how long shutdown may spend delivering held spend events
     event_bus: str  # EventBridge bus of soft-budget alerts
     sqs_endpoint: str
 
@@ -104,6 +105,8 @@ def settings() -> Settings:
         # Days, as the template's StoredResponseDays sets the bucket's lifecycle rule.
         stored_response_ttl_s=_days(env, "GATEWAY_STORED_RESPONSE_DAYS", STORED_RESPONSE_DAYS),
         spend_queue_url=env.get("GATEWAY_SPEND_QUEUE_URL") or None,
+        # Lambda gives 300 ms from SIGTERM to SIGKILL when only external extensions run.
+        spend_flush_s=float(env.get("GATEWAY_SPEND_FLUSH_S", "0.25")),
         event_bus=env.get("GATEWAY_EVENT_BUS") or "default",
         sqs_endpoint=_endpoint(env, "sqs", region),
     )

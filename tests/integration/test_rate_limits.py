@@ -260,6 +260,8 @@ async def test_admission_is_one_write_with_a_warm_key_cache(
     env: GatewayTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The hot path's AWS calls: one conditional write, then the spend event's one send."""
+    from gateway.billing import outbox
+
     spend_queue(env, monkeypatch)
     make_team(env, "t", rpm_limit=100)
     single = make_key(env, rpm_limit=50)
@@ -268,8 +270,10 @@ async def test_admission_is_one_write_with_a_warm_key_cache(
     async with asgi_client(apps[0]) as client:
         for key in (single, teamed):
             await client.post("/v1/chat/completions", json=chat(), headers=bearer(key))
+            await outbox.settle()
             env.emulation.calls.clear()
             response = await client.post("/v1/chat/completions", json=chat(), headers=bearer(key))
             assert response.status_code == 200
+            await outbox.settle()  # the spend event leaves after the answer
             expected = "UpdateItem" if key == single else "TransactWriteItems"
             assert env.emulation.calls == [expected, "SendMessage"]

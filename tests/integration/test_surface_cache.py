@@ -131,8 +131,13 @@ async def test_a_streamed_completion_is_recorded_for_later_hits(
 
 
 async def test_a_lookup_is_part_of_the_request_document_not_a_line_of_its_own(
-    app: Any, capsys: pytest.CaptureFixture[str]
+    app: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from gateway.telemetry import metrics
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    metrics._settings.cache_clear()
+    monkeypatch.setattr(metrics, "_settings", metrics._settings.__wrapped__)
     body = {"model": "embedder", "input": "counted once"}
     capsys.readouterr()
     await twice(app, "/v1/embeddings", body)

@@ -3,7 +3,10 @@
 Neither `sam validate` nor cfn-lint notices a misspelt ResponseTransferMode (SAM silently
 ignores "STREAM"), so these tests read the generated API Gateway integrations themselves.
 They also read the IAM policies: what each function may do to the table is the security
-boundary between the request path and the admin API.
+boundary between the request path and the admin API. And they hold the alarms and the
+dashboard to the metrics that exist: the request metrics' contract (namespace LLMGateway)
+and the documented Lambda, SQS and DynamoDB ones, since CloudWatch accepts a misspelt
+metric silently and graphs or alarms on nothing.
 """
 
 from __future__ import annotations
@@ -706,3 +709,427 @@ def test_layer_keeps_every_botocore_service_the_code_calls() -> None:
         used.update(re.findall(r"""client\(\s*["']([a-z0-9-]+)["']""", path.read_text()))
     assert used, "the scan found no AWS client calls at all"
     assert used <= kept, f"layers/deps/Makefile drops {sorted(used - kept)}"
+
+
+# ---- operations: log groups, alarms, dashboard, Globals -----------------------------------
+
+FUNCTIONS = ("ApiFunction", "AdminFunction", "SpendFunction")
+# The request metrics' contract (gateway/telemetry/metrics.py): one EMF document per request.
+NAMESPACE = "LLMGateway"
+SERVICE = "llm-gateway"
+REQUEST_METRICS = {
+    "Requests",
+    "Errors",
+    "ServerErrors",
+    "Latency",
+    "TimeToFirstToken",
+    "InputTokens",
+    "OutputTokens",
+    "CostMicros",
+    "CacheHit",
+    "RateLimited",
+    "BudgetRefused",
+    "UpstreamFailures",
+    "Fallbacks",
+    "CacheLookups",  # the response cache's lookups, by Result
+}
+REQUEST_DIMENSION_SETS = {
+    frozenset(dims)
+    for dims in (
+        {"service"},
+        {"service", "ModelGroup"},
+        {"service", "ModelGroup", "Provider"},
+        {"service", "Team"},
+        {"service", "ErrorType"},
+        {"service", "Result"},
+    )
+}
+# The AWS metrics the template may read: namespace -> (metric names, dimension sets), as
+# documented for Lambda, SQS and DynamoDB (see the comments at the alarms).
+AWS_METRICS: dict[str, tuple[set[str], set[frozenset[str]]]] = {
+    "AWS/Lambda": (
+        {"Errors", "Throttles", "Duration", "ConcurrentExecutions"},
+        {frozenset({"FunctionName"})},
+    ),
+    "AWS/SQS": (
+        {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"},
+        {frozenset({"QueueName"})},
+    ),
+    "AWS/DynamoDB": (
+        {"ReadThrottleEvents", "WriteThrottleEvents"},
+        {frozenset({"TableName"}), frozenset({"TableName", "GlobalSecondaryIndexName"})},
+    ),
+}
+TOPIC = "arn:aws:sns:us-east-1:123456789012:gateway-alarms"
+NO_VALUE = object()  # what Ref AWS::NoValue leaves: the property is dropped
+
+
+def _check_metric(namespace: str, name: str, dimensions: dict[str, Any]) -> None:
+    """Fails unless the contract above (or AWS's documentation) has this metric."""
+    if namespace == NAMESPACE:
+        assert name in REQUEST_METRICS, name
+        assert frozenset(dimensions) in REQUEST_DIMENSION_SETS, (name, dimensions)
+        assert dimensions.get("service", SERVICE) == SERVICE, (name, dimensions)
+        return
+    assert namespace in AWS_METRICS, namespace
+    names, dimension_sets = AWS_METRICS[namespace]
+    assert name in names, (namespace, name)
+    assert frozenset(dimensions) in dimension_sets, (namespace, name, dimensions)
+
+
+def _condition(template: dict[str, Any], expression: Any, parameters: dict[str, str]) -> bool:
+    if "Condition" in expression:
+        return _condition(template, template["Conditions"][expression["Condition"]], parameters)
+    if "Fn::Not" in expression:
+        return not _condition(template, expression["Fn::Not"][0], parameters)
+    if "Fn::Equals" in expression:
+        left, right = (_resolve(template, v, parameters) for v in expression["Fn::Equals"])
+        return bool(left == right)
+    raise AssertionError(f"unexpected condition {expression}")
+
+
+def _resolve(template: dict[str, Any], value: Any, parameters: dict[str, str]) -> Any:
+    """`value` as CloudFormation would deploy it with these parameter values: Fn::If
+    decided, parameter Refs replaced, AWS::NoValue dropped; other intrinsics left as they are."""
+    if isinstance(value, list):
+        items = [_resolve(template, v, parameters) for v in value]
+        return [v for v in items if v is not NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if "Fn::If" in value:
+        name, if_true, if_false = value["Fn::If"]
+        chosen = if_true if _condition(template, {"Condition": name}, parameters) else if_false
+        return _resolve(template, chosen, parameters)
+    if value == {"Ref": "AWS::NoValue"}:
+        return NO_VALUE
+    if set(value) == {"Ref"} and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    items = {k: _resolve(template, v, parameters) for k, v in value.items()}
+    return {k: v for k, v in items.items() if v is not NO_VALUE}
+
+
+def _alarms(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in _of_type(cfn, "AWS::CloudWatch::Alarm").items()}
+
+
+def _dimensions(metric: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric name, dimensions) of every metric the alarm reads."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], _dimensions(alarm))]
+    return [
+        (m["Namespace"], m["MetricName"], _dimensions(m))
+        for m in (q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q)
+    ]
+
+
+def _single_metric_alarm(cfn: dict[str, Any], namespace: str, name: str, dims: Any) -> Any:
+    (alarm,) = [
+        a
+        for a in _alarms(cfn).values()
+        if a.get("Namespace") == namespace
+        and a.get("MetricName") == name
+        and _dimensions(a) == dims
+    ]
+    return alarm
+
+
+def _metric_math(expression: str, values: dict[str, float]) -> float:
+    """Evaluates the few metric math forms the alarms use, on one datapoint."""
+
+    def if_(condition: float, if_true: float, if_false: float) -> float:
+        return if_true if condition else if_false
+
+    python = expression.replace("IF(", "if_(")
+    result: float = eval(python, {"__builtins__": {}, "if_": if_}, dict(values))
+    return result
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_logs_to_its_group_with_the_retention_parameter(
+    cfn: dict[str, Any], function: str
+) -> None:
+    # LoggingConfig, not a group named /aws/lambda/<function name>: Lambda would create that
+    # group itself on the first log line, racing CloudFormation (AlreadyExists).
+    ref = _function(cfn, function)["LoggingConfig"]["LogGroup"]
+    assert ref == {"Ref": f"{function}LogGroup"}
+    group = cfn["Resources"][ref["Ref"]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    name = group["Properties"]["LogGroupName"]
+    assert name == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{function}"}
+    # A fixed name: a group kept after `sam delete` would block the next stack of that name.
+    assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def test_log_retention_accepts_what_cloudwatch_logs_accepts(cfn: dict[str, Any]) -> None:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::Logs::LogGroup")
+    parameter = cfn["Parameters"]["LogRetentionDays"]
+    assert parameter["Default"] == 30
+    assert parameter["AllowedValues"] == schema.schema["properties"]["RetentionInDays"]["enum"]
+
+
+def test_globals_hold_what_the_functions_share(sam: dict[str, Any], cfn: dict[str, Any]) -> None:
+    shared = sam["Globals"]["Function"]
+    assert shared["Runtime"] == "python3.13"
+    assert shared["Architectures"] == ["arm64"]
+    assert shared["Layers"] == [{"Ref": "DependenciesLayer"}]
+    common = shared["Environment"]["Variables"]
+    assert common == {"GATEWAY_TABLE": {"Ref": "GatewayTable"}, "LOG_LEVEL": {"Ref": "LogLevel"}}
+    for function in FUNCTIONS:
+        own = sam["Resources"][function]["Properties"]
+        assert not {"Runtime", "Architectures"} & set(own), function  # not repeated
+        assert {"Ref": "DependenciesLayer"} not in own.get("Layers", []), function
+        assert not set(common) & set(own["Environment"]["Variables"]), function
+        merged = _function(cfn, function)
+        assert merged["Runtime"] == "python3.13"
+        assert merged["Architectures"] == ["arm64"]
+        first = cfn["Resources"][merged["Layers"][0]["Ref"]]  # globals come first
+        assert first["Properties"]["LayerName"] == {"Fn::Sub": "${AWS::StackName}-deps"}
+        assert common.items() <= merged["Environment"]["Variables"].items()
+
+
+def test_alarms_notify_the_topic_only_when_one_is_given(cfn: dict[str, Any]) -> None:
+    parameter = cfn["Parameters"]["AlarmTopicArn"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert re.fullmatch(parameter["AllowedPattern"], TOPIC)
+    alarms = _alarms(cfn)
+    assert len(alarms) == 10
+    for name, alarm in alarms.items():
+        silent = _resolve(cfn, alarm, {"AlarmTopicArn": ""})
+        assert not {"AlarmActions", "OKActions", "InsufficientDataActions"} & set(silent), name
+        loud = _resolve(cfn, alarm, {"AlarmTopicArn": TOPIC})
+        assert loud["AlarmActions"] == loud["OKActions"] == [TOPIC], name
+        assert "InsufficientDataActions" not in loud, name
+        # Every metric here is absent while nothing happens, and an idle gateway is healthy.
+        assert alarm["TreatMissingData"] == "notBreaching", name
+
+
+def test_alarms_read_only_documented_metrics(cfn: dict[str, Any]) -> None:
+    for name, alarm in _alarms(cfn).items():
+        metrics = _alarm_metrics(alarm)
+        assert metrics, name
+        for namespace, metric, dimensions in metrics:
+            _check_metric(namespace, metric, dimensions)
+
+
+def test_server_error_rate_alarm(cfn: dict[str, Any]) -> None:
+    alarm = _alarms(cfn)["ServerErrorRateAlarm"]
+    queries = {q["Id"]: q for q in alarm["Metrics"]}
+    read = {
+        q["MetricStat"]["Metric"]["MetricName"]: (q["Id"], q["MetricStat"])
+        for q in queries.values()
+        if "MetricStat" in q
+    }
+    assert set(read) == {"Requests", "ServerErrors"}
+    for stat in (s for _, s in read.values()):
+        assert stat["Metric"]["Namespace"] == NAMESPACE
+        assert _dimensions(stat["Metric"]) == {"service": SERVICE}  # the [service] set
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
+    (returned,) = [q for q in queries.values() if q.get("ReturnData", True)]
+    assert all(not q.get("ReturnData", True) for q in queries.values() if q is not returned)
+    assert alarm["Threshold"] == {"Ref": "ServerErrorRateAlarmPercent"}
+    assert cfn["Parameters"]["ServerErrorRateAlarmPercent"]["Default"] == 5
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["EvaluationPeriods"] >= alarm["DatapointsToAlarm"] > 1
+    requests, errors = read["Requests"][0], read["ServerErrors"][0]
+
+    def rate(n: float, failed: float) -> float:
+        return _metric_math(returned["Expression"], {requests: n, errors: failed})
+
+    assert rate(100, 6) == pytest.approx(6)  # a percentage, compared with the parameter (5)
+    assert rate(100, 5) == pytest.approx(5)  # not above: no alarm
+    assert rate(9, 9) == 0  # too few requests to judge
+    assert rate(10, 1) == pytest.approx(10)
+
+
+def test_latency_alarm(cfn: dict[str, Any]) -> None:
+    alarm = _single_metric_alarm(cfn, NAMESPACE, "Latency", {"service": SERVICE})
+    assert alarm["ExtendedStatistic"] == "p99"
+    assert "Statistic" not in alarm
+    assert alarm["Period"] == 300
+    assert alarm["Threshold"] == {"Ref": "LatencyP99AlarmMs"}
+    assert cfn["Parameters"]["LatencyP99AlarmMs"]["Default"] == 60000
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    # "ignore" would keep a gateway under ~1,000 requests per period from ever alarming.
+    assert alarm.get("EvaluateLowSampleCountPercentile", "evaluate") == "evaluate"
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_lambda_alarms(cfn: dict[str, Any], function: str, metric: str) -> None:
+    alarm = _single_metric_alarm(cfn, "AWS/Lambda", metric, {"FunctionName": {"Ref": function}})
+    assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Sum", "GreaterThanThreshold")
+    assert alarm["Threshold"] == 0
+    assert alarm["EvaluationPeriods"] == 1
+
+
+def test_dead_letter_alarm(cfn: dict[str, Any]) -> None:
+    queue = {"QueueName": {"Fn::GetAtt": ["SpendDeadLetterQueue", "QueueName"]}}
+    alarm = _single_metric_alarm(cfn, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue)
+    assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Maximum", "GreaterThanThreshold")
+    assert alarm["Threshold"] == 0
+
+
+def test_table_throttle_alarm_covers_the_table_and_every_index(cfn: dict[str, Any]) -> None:
+    alarm = _alarms(cfn)["GatewayTableThrottlesAlarm"]
+    table_ref = {"Ref": "GatewayTable"}
+    indexes = {
+        i["IndexName"]
+        for i in cfn["Resources"]["GatewayTable"]["Properties"]["GlobalSecondaryIndexes"]
+    }
+    stats = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
+    read = {
+        (s["Metric"]["MetricName"], _dimensions(s["Metric"]).get("GlobalSecondaryIndexName"))
+        for s in stats.values()
+    }
+    # Index writes throttle the table write behind them (GSI back-pressure); index reads
+    # are the admin API's queries and are left to the dashboard.
+    assert read == {("ReadThrottleEvents", None), ("WriteThrottleEvents", None)} | {
+        ("WriteThrottleEvents", index) for index in indexes
+    }
+    for stat in stats.values():
+        assert stat["Metric"]["Namespace"] == "AWS/DynamoDB"
+        assert _dimensions(stat["Metric"])["TableName"] == table_ref
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 300)
+    (returned,) = [q for q in alarm["Metrics"] if q.get("ReturnData", True)]
+    none = dict.fromkeys(stats, 0.0)
+    assert _metric_math(returned["Expression"], none) == 0
+    for one in stats:  # a throttle on any of them counts
+        assert _metric_math(returned["Expression"], {**none, one: 1.0}) == 1
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+# -- the dashboard
+
+
+@pytest.fixture(scope="module")
+def dashboard(cfn: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard body with each ${...} of its Fn::Sub replaced by a dummy value."""
+    body = cfn["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert isinstance(body, str)  # no variable map: every ${...} names the template's own
+    for variable in re.findall(r"\$\{([^}!]+)\}", body):
+        resource, _, attribute = variable.partition(".")
+        if not resource.startswith("AWS::"):
+            assert resource in cfn["Resources"], variable
+        if attribute:  # alarms' Arn, queues' QueueName
+            assert attribute in ("Arn", "QueueName"), variable
+    parsed: dict[str, Any] = json.loads(
+        re.sub(r"\$\{([^}!]+)\}", lambda m: f"dummy-{m.group(1)}", body)
+    )
+    return parsed
+
+
+def _widget_metrics(dashboard: dict[str, Any]) -> list[tuple[dict[str, Any], list[Any]]]:
+    return [
+        (widget["properties"], entry)
+        for widget in dashboard["widgets"]
+        if widget["type"] == "metric"
+        for entry in widget["properties"]["metrics"]
+    ]
+
+
+SEARCH = re.compile(r"SEARCH\('\{([^}]+)\}([^']*)', '(\w+)', (\d+)\)")
+
+
+def _searched(expression: str) -> list[tuple[str, frozenset[str], set[str]]]:
+    """(namespace, dimension names, metric names) of each SEARCH in the expression."""
+    found = []
+    for schema, terms, _, _ in SEARCH.findall(expression):
+        namespace, *dimensions = (part.strip() for part in schema.split(","))
+        names = set(re.findall(r'MetricName="(\w+)"', terms))
+        assert names, expression  # a SEARCH without a metric name would graph anything
+        found.append((namespace, frozenset(dimensions), names))
+    return found
+
+
+def _check_expression(expression: str, ids: set[str]) -> None:
+    searched = _searched(expression)
+    for namespace, dimensions, names in searched:
+        service = {"service": SERVICE} if "service" in dimensions else {}
+        for name in names:
+            _check_metric(namespace, name, {**dict.fromkeys(dimensions), **service})
+    if not searched:  # plain math over the ids of the widget's other entries
+        assert set(re.findall(r"[a-z]\w*", expression)) <= ids, expression
+
+
+def test_dashboard_reads_only_the_contracts_metrics(dashboard: dict[str, Any]) -> None:
+    for widget in dashboard["widgets"]:
+        if widget["type"] != "metric":
+            continue
+        properties = widget["properties"]
+        assert properties["region"] == "dummy-AWS::Region", properties["title"]
+        entries = properties["metrics"]
+        ids = {e[-1]["id"] for e in entries if isinstance(e[-1], dict) and "id" in e[-1]}
+        for entry in entries:
+            if isinstance(entry[0], dict):  # a metric math or SEARCH expression
+                _check_expression(entry[0]["expression"], ids)
+                continue
+            namespace, name, *rest = entry
+            pairs = rest[:-1] if rest and isinstance(rest[-1], dict) else rest
+            assert len(pairs) % 2 == 0, entry  # no "." shorthand: every entry stands alone
+            _check_metric(namespace, name, dict(zip(pairs[::2], pairs[1::2], strict=True)))
+
+
+def test_dashboard_shows_every_request_metric(dashboard: dict[str, Any]) -> None:
+    shown: set[str] = set()
+    per_group: set[str] = set()
+    for _, entry in _widget_metrics(dashboard):
+        if isinstance(entry[0], dict):
+            for namespace, dimensions, names in _searched(entry[0]["expression"]):
+                if namespace == NAMESPACE:
+                    shown |= names
+                if dimensions == {"service", "ModelGroup"}:
+                    per_group |= names
+        elif entry[0] == NAMESPACE:
+            shown.add(entry[1])
+    assert shown == REQUEST_METRICS
+    assert {"Requests", "Latency", "CostMicros"} <= per_group  # one line per model group
+
+
+def test_dashboard_covers_the_functions_queues_table_and_alarms(
+    cfn: dict[str, Any], dashboard: dict[str, Any]
+) -> None:
+    lambda_metrics: dict[str, set[str]] = {}
+    for _, entry in _widget_metrics(dashboard):
+        if entry[0] == "AWS/Lambda":
+            lambda_metrics.setdefault(entry[1], set()).add(entry[3])
+    functions = {f"dummy-{f}" for f in FUNCTIONS}
+    assert lambda_metrics == dict.fromkeys(
+        ("Errors", "Throttles", "Duration", "ConcurrentExecutions"), functions
+    )
+    flat = json.dumps(dashboard)
+    assert "dummy-SpendDeadLetterQueue.QueueName" in flat
+    assert "dummy-GatewayTable" in flat
+    (alarm_widget,) = [w for w in dashboard["widgets"] if w["type"] == "alarm"]
+    assert set(alarm_widget["properties"]["alarms"]) == {f"dummy-{a}.Arn" for a in _alarms(cfn)}
+    for widget in dashboard["widgets"]:
+        assert widget["x"] + widget["width"] <= 24, widget
+
+
+def test_dashboard_outputs(cfn: dict[str, Any]) -> None:
+    name = cfn["Resources"]["OperationsDashboard"]["Properties"]["DashboardName"]["Fn::Sub"]
+    assert "${AWS::Region}" in name  # dashboards are global to the account
+    assert cfn["Outputs"]["DashboardName"]["Value"] == {"Ref": "OperationsDashboard"}
+    url = cfn["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+    assert url.endswith("#dashboards:name=${OperationsDashboard}")
+    assert "region=${AWS::Region}" in url
+
+
+def test_request_metrics_service_is_the_api_functions(cfn: dict[str, Any]) -> None:
+    env = _function(cfn)["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == SERVICE  # the alarms' `service` dimension
+
+
+def test_team_metrics_are_the_operators_choice(cfn: dict[str, Any]) -> None:
+    parameter = cfn["Parameters"]["MetricsByTeam"]
+    assert parameter["Default"] == "false"
+    assert parameter["AllowedValues"] == ["false", "true"]
+    variables = cfn["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["GATEWAY_METRICS_BY_TEAM"] == {"Ref": "MetricsByTeam"}

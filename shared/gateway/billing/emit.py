@@ -23,6 +23,8 @@ from gateway.billing.queue import QueueUnavailableError, SpendQueue
 from gateway.store.dynamo import DynamoError, DynamoUnavailableError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from gateway.spend.events import SpendEvent
     from gateway.store.dynamo import Dynamo
 
@@ -50,6 +52,19 @@ class SpendEmitter:
             if not await self._deliver(held):
                 self.pending.appendleft(held)
                 return
+
+    async def emit_many(self, events: Sequence[SpendEvent]) -> None:
+        """Deliver several events (a backlog): one SendMessageBatch, then each event SQS
+        did not take as `emit` delivers one. Never raises."""
+        unsent = list(events)
+        if self.queue is not None and len(unsent) > 1:
+            try:
+                refused = await self.queue.send_batch([(e.dumps(), e.request_id) for e in unsent])
+                unsent = [event for index, event in enumerate(unsent) if index in refused]
+            except (QueueUnavailableError, ValueError, TypeError, KeyError) as exc:
+                logger.warning("spend batch not sent (%s): sending one by one", exc)
+        for event in unsent:
+            await self.emit(event)
 
     async def _deliver(self, event: SpendEvent) -> bool:
         if self.queue is not None:

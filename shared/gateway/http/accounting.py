@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.billing.emit import SpendEmitter
+from gateway.billing.outbox import SpendOutbox
 from gateway.config import settings
 from gateway.errors import ClientClosedError, InvalidRequestError
 from gateway.http.dependencies import per_instance
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from gateway.completions import Outcome
     from gateway.errors import GatewayError
     from gateway.http.auth import Caller
+    from gateway.store.dynamo import Dynamo
     from gateway.store.limits import Admission
 
 MAX_TAG_CHARS = 128
@@ -126,13 +128,16 @@ class Account:
     async def close(
         self, request: Request, outcome: Outcome | None, *, cache_hit: bool = False
     ) -> None:
-        """Send the request's spend event (once; never raises)."""
+        """Hand the request's spend event to the instance's outbox (once; never raises, never
+        waits for AWS: gateway/billing/outbox.py delivers it after the response)."""
         if self.sent:
             return
         self.sent = True
-        emitter = per_instance(
-            request, "spend", lambda db: SpendEmitter(db, settings().spend_queue_url)
-        )
+        outbox = per_instance(request, "spend", _outbox)
         event = self.last_event = self.event(outcome, cache_hit=cache_hit)
-        if emitter is not None:
-            await emitter.emit(event)
+        if outbox is not None:
+            outbox.put(event)
+
+
+def _outbox(db: Dynamo) -> SpendOutbox:
+    return SpendOutbox(SpendEmitter(db, settings().spend_queue_url))

@@ -112,6 +112,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         cost.warm()
     yield
+    from gateway.billing import outbox
+
+    await outbox.settle(settings().spend_flush_s)  # SIGTERM: deliver the events still held
     await transport.close()
     await dynamo.close()
 

@@ -3,13 +3,13 @@
 Order: model access, the response cache plan, admission (the shared rate limits and
 the budget reservation of the request's worst case, in one write), the cache lookup,
 then the router. When the response ends, however it ends, the admission is released
-and one spend event is sent (gateway/http/accounting.py), before the response's last
-message. A route brings its request as a ChatCompletionRequest (the Messages API
-brings its translation, which prices, sizes and routes it; embeddings and rerank
-bring their text as one message, `text_view`) and says how each deployment is
-called (`RouteRequest.call`), which endpoint it is (a model serves the endpoints of
-its mode, gateway/endpoints.py) and, when its cost is not a chat's, how its worst
-case is bounded (`Prepared.estimate`).
+and one spend event is handed to the instance's outbox (gateway/http/accounting.py),
+which sends it after the response (gateway/billing/outbox.py). A route brings its
+request as a ChatCompletionRequest (the Messages API brings its translation, which
+prices, sizes and routes it; embeddings and rerank bring their text as one message,
+`text_view`) and says how each deployment is called (`RouteRequest.call`), which
+endpoint it is (a model serves the endpoints of its mode, gateway/endpoints.py) and,
+when its cost is not a chat's, how its worst case is bounded (`Prepared.estimate`).
 """
 
 from __future__ import annotations

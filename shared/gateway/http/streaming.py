@@ -7,10 +7,12 @@ before its first token. While the upstream is silent, a comment line
 One timer task per stream; chunks pay only a timestamp and an uncontended lock.
 
 The end-of-request work (`on_close`: releasing the upstream and the rate-limit slot,
-sending the spend event) runs before the response's last message. Under Lambda Web
-Adapter the invocation ends with the response, and a sandbox may be frozen or never
-thawed again afterwards, so work left for after it could be delayed or lost. The
-client already has every byte by then; only the end of the body waits.
+handing the spend event to the outbox) runs before the response's last message. Under
+Lambda Web Adapter the invocation ends with the response, and a sandbox may be frozen
+or never thawed again afterwards, so the release (a DynamoDB write, for keys with a
+parallel or TPM limit) is not left for later; the spend event's send is, by the outbox
+(gateway/billing/outbox.py), which is built for that. The client already has every
+byte by then; only the end of the body waits.
 """
 
 from __future__ import annotations
