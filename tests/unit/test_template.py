@@ -29,6 +29,7 @@ from gateway.responses import store as response_store
 from gateway.router.cooldowns import cooldown_pk
 from gateway.router.usage import usage_pk
 from gateway.store import table
+from gateway.telemetry import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -714,25 +715,11 @@ def test_layer_keeps_every_botocore_service_the_code_calls() -> None:
 # ---- operations: log groups, alarms, dashboard, Globals -----------------------------------
 
 FUNCTIONS = ("ApiFunction", "AdminFunction", "SpendFunction")
-# The request metrics' contract (gateway/telemetry/metrics.py): one EMF document per request.
-NAMESPACE = "LLMGateway"
-SERVICE = "llm-gateway"
-REQUEST_METRICS = {
-    "Requests",
-    "Errors",
-    "ServerErrors",
-    "Latency",
-    "TimeToFirstToken",
-    "InputTokens",
-    "OutputTokens",
-    "CostMicros",
-    "CacheHit",
-    "RateLimited",
-    "BudgetRefused",
-    "UpstreamFailures",
-    "Fallbacks",
-    "CacheLookups",  # the response cache's lookups, by Result
-}
+# The request metrics' contract: what gateway/telemetry/metrics.py writes, one EMF
+# document per request.
+NAMESPACE = metrics.NAMESPACE
+SERVICE = metrics.SERVICE
+REQUEST_METRICS = {*metrics.COUNTS, "Latency", "TimeToFirstToken", "CacheLookups"}
 REQUEST_DIMENSION_SETS = {
     frozenset(dims)
     for dims in (
