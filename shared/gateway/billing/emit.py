@@ -45,7 +45,7 @@ class SpendEmitter:
     async def emit(self, event: SpendEvent) -> None:
         """Deliver the event (never raises); then retry a few held back earlier."""
         if not await self._deliver(event):
-            self._hold(event)
+            self.hold(event)
             return
         for _ in range(min(FLUSH_PER_EVENT, len(self.pending))):
             held = self.pending.popleft()
@@ -80,7 +80,8 @@ class SpendEmitter:
             return False
         return event.request_id not in result.failed
 
-    def _hold(self, event: SpendEvent) -> None:
+    def hold(self, event: SpendEvent) -> None:
+        """Keep the event in memory, to retry after later events (oldest first)."""
         if len(self.pending) >= MAX_PENDING:
             dropped = self.pending.popleft()
             logger.error("spend event lost (memory full): request %s", dropped.request_id)

@@ -63,6 +63,10 @@ class SpendOutbox:
             except asyncio.CancelledError:
                 self.waiting.extendleft(reversed(batch))
                 raise
+            except Exception:  # a bug: keep the events for a retry rather than lose them
+                logger.exception("spend delivery failed: %d events held", len(batch))
+                for event in batch:
+                    self.emitter.hold(event)
 
     async def settle(self) -> None:
         """Wait until every event handed over has been delivered (or held by the emitter)."""
