@@ -45,7 +45,7 @@ from urllib.parse import quote
 
 from gateway import errors
 from gateway.embeddings import vectors
-from gateway.embeddings.request import Embedded
+from gateway.embeddings.request import Embedded, estimate_tokens
 from gateway.endpoints import bedrock_family
 from gateway.providers import failures
 from gateway.providers.bedrock.request import endpoint
@@ -271,10 +271,6 @@ def _header_tokens(answer: RawResponse) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _estimate(texts: Sequence[str]) -> int:
-    return sum(-(-len(text.encode()) // 4) for text in texts)
-
-
 def parse(request: EmbeddingsRequest, answers: Sequence[RawResponse]) -> Embedded:
     texts = request.texts
     found: list[list[float]] = []
@@ -285,7 +281,7 @@ def parse(request: EmbeddingsRequest, answers: Sequence[RawResponse]) -> Embedde
         found.extend(got)
         if counted is None:
             counted = _header_tokens(answer)
-        tokens += _estimate(covered) if counted is None else counted
+        tokens += estimate_tokens(covered) if counted is None else counted
     if len(found) != len(request.inputs):
         raise errors.UpstreamError("The provider answered a different number of embeddings.")
     return Embedded([_encoded(v, request) for v in found], tokens)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gateway.embeddings import vectors
-from gateway.embeddings.request import Embedded
+from gateway.embeddings.request import Embedded, estimate_tokens
 from gateway.errors import UpstreamError
+from gateway.providers.catalog import endpoint_url
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 def url(api_base: str) -> str:
     """LiteLLM accepts api_base with or without the endpoint path."""
-    return api_base.rstrip("/").removesuffix("/embeddings") + "/embeddings"
+    return endpoint_url(api_base, "/embeddings")
 
 
 def calls(request: EmbeddingsRequest, target: Target) -> list[UpstreamRequest]:
@@ -63,7 +64,7 @@ def parse(request: EmbeddingsRequest, answers: Sequence[RawResponse]) -> Embedde
     usage = data.get("usage") if isinstance(data, dict) else None
     tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
-        tokens = estimate_tokens(request)
+        tokens = estimate_tokens(request.inputs)
     return Embedded(embeddings, tokens)
 
 
@@ -73,10 +74,3 @@ def _encoded(value: Any, request: EmbeddingsRequest) -> list[float] | str:
     if not isinstance(value, list):
         raise TypeError("not an embedding")
     return vectors.encode(value, request.encoding_format)
-
-
-def estimate_tokens(request: EmbeddingsRequest) -> int:
-    return sum(
-        -(-len(value.encode()) // 4) if isinstance(value, str) else len(value)
-        for value in request.inputs
-    )

@@ -60,6 +60,14 @@ class EmbeddingsWire(Protocol):
     def parse(self, request: EmbeddingsRequest, answers: Sequence[RawResponse]) -> Embedded: ...
 
 
+def estimate_tokens(inputs: Sequence[Input]) -> int:
+    """The input tokens of a provider that counts none: a token per four bytes of text,
+    a token array by its length (charged rather than nothing)."""
+    return sum(
+        -(-len(value.encode()) // 4) if isinstance(value, str) else len(value) for value in inputs
+    )
+
+
 def _is_tokens(value: object) -> bool:
     return (
         isinstance(value, list)

@@ -79,3 +79,8 @@ CATALOG: dict[str, ProviderRow] = {
 }
 
 DIALECTS = frozenset(row.dialect for row in CATALOG.values())
+
+
+def endpoint_url(api_base: str, path: str) -> str:
+    """`path` under `api_base`, which LiteLLM accepts with or without that path."""
+    return api_base.rstrip("/").removesuffix(path) + path

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gateway import errors
 from gateway.providers import failures
+from gateway.providers.catalog import endpoint_url
 from gateway.providers.spec import (
     Completion,
     ResponseMeta,
@@ -61,9 +62,7 @@ _GATEWAY_ONLY = ("metadata",)
 
 def endpoint(api_base: str) -> str:
     """LiteLLM accepts api_base with or without the endpoint path."""
-    base = api_base.rstrip("/")
-    base = base.removesuffix("/chat/completions")
-    return base + "/chat/completions"
+    return endpoint_url(api_base, "/chat/completions")
 
 
 def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamRequest:

@@ -23,6 +23,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gateway.providers import failures
+from gateway.providers.catalog import endpoint_url
 from gateway.providers.params import Support
 from gateway.providers.spec import UpstreamRequest
 from gateway.rerank.request import Reranked, options, results
@@ -44,7 +45,7 @@ PARAMS: dict[str, Support] = {
 
 def endpoint(api_base: str) -> str:
     """The v2 rerank URL; api_base may already name it (as LiteLLM accepts)."""
-    return api_base.rstrip("/").removesuffix(PATH) + PATH
+    return endpoint_url(api_base, PATH)
 
 
 def call(request: RerankRequest, target: Target) -> UpstreamRequest:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gateway.providers import failures
+from gateway.providers.catalog import endpoint_url
 from gateway.providers.spec import UpstreamRequest
 from gateway.rerank.request import Reranked, results
 
@@ -39,7 +40,7 @@ PATH = "/rerank"
 
 def endpoint(api_base: str) -> str:
     """`{api_base}/rerank`; api_base may already name it (as LiteLLM accepts)."""
-    return api_base.rstrip("/").removesuffix(PATH) + PATH
+    return endpoint_url(api_base, PATH)
 
 
 def call(request: RerankRequest, target: Target) -> UpstreamRequest:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import errors
 from gateway.providers import failures, openai
+from gateway.providers.catalog import endpoint_url
 from gateway.providers.spec import Completion, TokenUsage, UpstreamRequest
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ FINISH_REASONS = ("stop", "length", "content_filter")
 
 def url(api_base: str) -> str:
     """LiteLLM accepts api_base with or without the endpoint path."""
-    return api_base.rstrip("/").removesuffix("/completions") + "/completions"
+    return endpoint_url(api_base, "/completions")
 
 
 @dataclass(frozen=True, slots=True)
