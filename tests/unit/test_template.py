@@ -1120,3 +1120,12 @@ def test_team_metrics_are_the_operators_choice(cfn: dict[str, Any]) -> None:
     assert parameter["AllowedValues"] == ["false", "true"]
     variables = cfn["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["GATEWAY_METRICS_BY_TEAM"] == {"Ref": "MetricsByTeam"}
+
+
+def test_opentelemetry_export_is_off_unless_an_endpoint_is_given(cfn: dict[str, Any]) -> None:
+    parameters = cfn["Parameters"]
+    assert parameters["OtelEndpoint"]["Default"] == ""  # gateway/telemetry/otel.py: off
+    assert parameters["OtelHeaders"]["NoEcho"] is True  # may carry a vendor's API key
+    variables = cfn["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["GATEWAY_OTEL_ENDPOINT"] == {"Ref": "OtelEndpoint"}
+    assert variables["GATEWAY_OTEL_HEADERS"] == {"Ref": "OtelHeaders"}

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -114,7 +116,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     from gateway.billing import outbox
 
-    await outbox.settle(settings().spend_flush_s)  # SIGTERM: deliver the events still held
+    # SIGTERM: deliver the spend events still held, and the metrics not yet exported.
+    flush_s = settings().spend_flush_s
+    flushes = [outbox.settle(flush_s)]
+    if otel := sys.modules.get("gateway.telemetry.otel"):  # imported only when export is on
+        flushes.append(otel.settle(flush_s))
+    await asyncio.gather(*flushes)
     await transport.close()
     await dynamo.close()
 

@@ -35,6 +35,7 @@ class RequestRecord:
     model_group: str | None = None
     provider: str | None = None
     deployment: str | None = None
+    response_model: str | None = None  # the provider's name of the model that served
     stream: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
@@ -97,6 +98,7 @@ def _served(account: Any) -> dict[str, Any]:
             model_group=event.model_group,
             provider=event.provider,
             deployment=event.model_id,
+            response_model=event.model or None,
             input_tokens=event.prompt_tokens,
             output_tokens=event.completion_tokens,
             cost_micros=event.spend_micros,
