@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces bench-telemetry clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces bench-telemetry bench-aws clean build validate
 
 venv: $(STAMP)
 
@@ -57,6 +57,9 @@ bench-surfaces: venv
 
 bench-telemetry: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.telemetry_bench
+
+bench-aws: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.aws_bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

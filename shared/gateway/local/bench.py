@@ -175,6 +175,7 @@ def _gateway(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             "warning",
         ],
         env={**_env(), **env, "GATEWAY_MASTER_KEY": MASTER},
+        stdout=subprocess.DEVNULL,  # each request's EMF line: the terminal's cost is not ours
     )
 
 
