@@ -33,6 +33,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -118,11 +119,9 @@ def _resources(kind: str, url: str) -> dict[str, str]:
     table = f"bench-{uuid.uuid4().hex[:8]}"
     queue = f"https://sqs.us-east-1.amazonaws.com/000000000000/{table}"
     if kind == "emulation":
-        import boto3
-
         from gateway.local.provision import create_table, load_template
 
-        session = boto3.Session(region_name="us-east-1", **_boto_credentials())
+        session = _session()
         props = load_template()["Resources"]["GatewayTable"]["Properties"]
         create_table(session.client("dynamodb", endpoint_url=url), table, props)
         queue = session.client("sqs", endpoint_url=url).create_queue(QueueName=table)["QueueUrl"]
@@ -135,8 +134,14 @@ def _resources(kind: str, url: str) -> dict[str, str]:
     }
 
 
-def _boto_credentials() -> dict[str, str]:
-    return {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+def _session() -> Any:
+    import boto3
+
+    return boto3.Session(
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the emulation takes any credentials
+        region_name="us-east-1",
+    )
 
 
 def _received(kind: str, url: str, queue_url: str) -> dict[str, int]:
@@ -146,9 +151,7 @@ def _received(kind: str, url: str, queue_url: str) -> dict[str, int]:
         counts = {line.split()[0]: int(line.split()[1]) for line in lines}
         counts.pop("?", None)  # the readiness probe's GET
         return counts
-    import boto3
-
-    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1", **_boto_credentials())
+    sqs = _session().client("sqs", endpoint_url=url)
     attributes = sqs.get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
