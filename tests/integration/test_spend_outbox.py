@@ -79,7 +79,10 @@ async def test_no_event_is_lost_or_doubled_over_many_requests_and_departures(
 
     async def one(client: httpx.AsyncClient, i: int) -> None:
         if i % 4 == 0:  # a stream the client leaves after its first bytes
-            body = chat("metered", "leave me [sim-chunks:20]", stream=True)
+            # Half stall after their first delta (the client surely leaves mid-stream);
+            # half race their end (the client may leave after the last byte).
+            text = "leave me [sim-fault:stall_after_first]" if i % 8 == 0 else "leave me"
+            body = chat("metered", f"{text} [sim-chunks:20]", stream=True)
             async with client.stream(
                 "POST", "/v1/chat/completions", json=body, headers=bearer(key)
             ) as response:
@@ -111,7 +114,8 @@ async def test_no_event_is_lost_or_doubled_over_many_requests_and_departures(
     items = ledger(env)
     assert sorted(item["request_id"] for item in items) == sorted(ids)
     left = [item for item in items if item["status"] == "failure"]
-    assert all(item["error_code"] == "client_closed" for item in left)
+    assert len(left) >= REQUESTS // 8  # every stalled stream, and any left in its race
+    assert {item["error_code"] for item in left} == {"client_disconnected"}
 
 
 async def test_the_shutdown_delivers_what_a_sandbox_still_holds_in_time(

@@ -12,7 +12,8 @@ Instruments, per the GenAI semantic conventions
 advised bucket boundaries:
 - gen_ai.client.token.usage ({token}): input and output tokens of each served request
   (the gateway is the provider's client), `gen_ai.token.type` input or output;
-- gen_ai.server.request.duration (s): each request that named a model, with
+- gen_ai.server.request.duration (s): each request the router took (served, or
+  failed on the way: not one refused before, such as by a key's limits), with
   `error.type` (OpenAI's error type, a closed set) when it failed;
 - gen_ai.server.time_to_first_token (s): each stream that produced a first token.
 Attributes: gen_ai.operation.name (chat, text_completion, embeddings, rerank),
@@ -117,8 +118,8 @@ def resource() -> Attributes:
 
 
 def points(record: RequestRecord) -> list[tuple[Instrument, float, Attributes]]:
-    """The request's measurements under the GenAI conventions (none for a request that
-    named no model, such as a refused key or a /v1/models call)."""
+    """The request's measurements under the GenAI conventions (none for a request the
+    router never took, such as a refused key or a /v1/models call)."""
     path = record.path.removeprefix("/v1").removeprefix("/v2")
     operation = OPERATIONS.get(path)
     if operation is None or (record.model_group is None and record.requested_model is None):
