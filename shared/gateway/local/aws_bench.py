@@ -65,17 +65,13 @@ def serve_endpoint(port: int) -> None:
         try:
             while True:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-                fields = dict(
-                    line.split(": ", 1) for line in head.lower().split("\r\n")[1:] if ": " in line
-                )
+                pairs = (line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
+                fields = {name.lower(): value for name, value in pairs}
                 await reader.readexactly(int(fields.get("content-length", "0")))
                 if head.startswith("GET /counts"):
                     answer = "".join(f"{k} {v}\n" for k, v in counts.items()).encode()
                 else:
-                    target = next(
-                        (t for t in head.split("\r\n") if t.lower().startswith("x-amz-target")),
-                        "x-amz-target: ?",
-                    ).split(": ", 1)[1]
+                    target = fields.get("x-amz-target", "?")
                     counts[target] = counts.get(target, 0) + 1
                     answer = answers.get(target, b"{}")
                 writer.write(
