@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import importlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from gateway import errors
 from gateway.providers import responses, sse, transport
+from gateway.providers.dialects import dialect
 from gateway.providers.spec import ResponseMeta, Surface
 from gateway.redaction import redact
 from gateway.spend.cost import cost_micros, format_usd
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
     from gateway.config import Deployment
     from gateway.providers.spec import (
-        Dialect,
         Speaker,
         StreamState,
         Target,
@@ -44,12 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_RECORDED_CHUNKS = 20_000  # a longer stream is not recorded whole, so never cached
-
-
-@functools.cache
-def dialect(name: str) -> Dialect:
-    """Dialects are imported on first use, never at app import."""
-    return cast("Dialect", importlib.import_module(f"gateway.providers.{name}"))
 
 
 class ChatSurface:

@@ -225,6 +225,7 @@ def parse_deployment(
 ) -> Deployment:
     from gateway.endpoints import mode_of, provider_serves
     from gateway.providers.catalog import CATALOG
+    from gateway.providers.dialects import dialect
     from gateway.providers.spec import Target
 
     name = entry.get("model_name")
@@ -235,8 +236,6 @@ def parse_deployment(
     row = CATALOG.get(provider)
     if row is None:
         raise ConfigError(f"unknown provider '{provider}' in model '{params['model']}'")
-    if row.dialect == "bedrock":
-        model = model.removeprefix("converse/")
     raw_info = dict(entry.get("model_info") or {})
     try:
         mode = mode_of(model, raw_info.get("mode"))
@@ -244,8 +243,6 @@ def parse_deployment(
         raise ConfigError(f"model '{name}': {exc}") from None
     default_base = row.rerank_base if mode == "rerank" and row.rerank_base else row.api_base
     api_base = params.get("api_base") or params.get("aws_bedrock_runtime_endpoint") or default_base
-    if not api_base and row.dialect != "bedrock":
-        raise ConfigError(f"model '{name}' needs an api_base")
     api_key = params.get("api_key")
     if "api_key" not in params and row.key_env:  # a named but unset key never falls back
         api_key = lookup(row.key_env)
@@ -261,6 +258,10 @@ def parse_deployment(
         timeout_s=float(params.get("timeout") or settings().upstream_timeout_s),
         extra={k: v for k, v in params.items() if k not in _TARGET_KEYS},
     )
+    try:  # the dialect's own rules: what its API needs, how its model names read
+        target = dialect(row.dialect).configure(target)
+    except ValueError as exc:
+        raise ConfigError(f"model '{name}': {exc}") from None
     if not provider_serves(target, mode):
         raise ConfigError(f"model '{name}': provider '{provider}' has no {mode} API for {model}")
     stream_timeout = params.get("stream_timeout")

@@ -14,8 +14,9 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from gateway import errors
-from gateway.completions import Outcome, dialect
+from gateway.completions import Outcome
 from gateway.providers import sse, transport
+from gateway.providers.dialects import dialect
 from gateway.redaction import redact
 from gateway.spend.cost import format_usd
 

@@ -12,7 +12,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gateway.cache.keys import DEFAULTS, CacheKey, defaults_source, fingerprint, group_defaults
+from gateway.cache.keys import (
+    CacheKey,
+    defaults_source,
+    fingerprint,
+    group_defaults,
+    sampling_defaults,
+)
 from gateway.http.body import parse_json, validate_chat
 from gateway.providers.spec import Target
 
@@ -346,7 +352,7 @@ def test_temperature_one_and_omitted_share_only_where_every_provider_says_so(
     )
 
 
-@pytest.mark.parametrize(("name", "value"), sorted(DEFAULTS["openai"].items()))
+@pytest.mark.parametrize(("name", "value"), sorted(sampling_defaults("openai").items()))
 def test_every_openai_default_made_explicit_shares_the_omitted_id(name: str, value: Any) -> None:
     assert key_of(chat(**{name: value}), providers=OPENAI) == key_of(chat(), providers=OPENAI)
     assert key_of(chat(**{name: value}), providers=NO_DEFAULTS) != key_of(chat())

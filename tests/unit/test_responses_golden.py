@@ -48,8 +48,8 @@ from openai.types.responses.response_create_params import (
     ResponseCreateParamsStreaming,
 )
 
-from gateway.completions import dialect
 from gateway.providers import openai as chat_dialect
+from gateway.providers.dialects import dialect
 from gateway.providers.spec import ResponseMeta, Target, TokenUsage, UpstreamEvent
 from gateway.providers.sse import SSEDecoder
 from gateway.responses import from_chat

@@ -5,8 +5,9 @@ model group, the namespace, and every request field except the few that only fra
 call (`EXCLUDED`). The fingerprint is SHA-256 over canonical JSON (sorted keys, no
 whitespace, an integral float written as an int), so the client's key order and spacing
 never matter. A sampling default is written in only where every provider serving the
-group documents the same value (`DEFAULTS`): an omitted temperature and temperature=1
-share an entry for an OpenAI-only group, never for one with a Bedrock deployment.
+group documents the same value (its dialect's SAMPLING_DEFAULTS): an omitted
+temperature and temperature=1 share an entry for an OpenAI-only group, never for one
+with a Bedrock deployment.
 Equivalences we cannot prove stay distinct: a needless miss costs a call, a false hit
 serves the wrong answer.
 """
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from gateway.providers.catalog import CATALOG
+from gateway.providers.dialects import dialect
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -41,28 +43,6 @@ _LIMITS = ("max_tokens", "max_completion_tokens")
 
 # Beyond 2**53 floats are all integral and ints no longer round-trip through a float.
 _EXACT = 2**53
-
-# Sampling defaults each provider documents for an omitted field, keyed by DEFAULTS source
-# (see defaults_source). OpenAI-compatible vendors and self-hosted servers have no row:
-# their defaults vary by model (Ollama Modelfile PARAMETERs, vLLM's generation_config).
-DEFAULTS: dict[str, dict[str, Any]] = {
-    # https://platform.openai.com/docs/api-reference/chat/create ("Defaults to 1" / "0";
-    # openai/openai-openapi openapi.yaml: CreateModelResponseProperties temperature and
-    # top_p `default: 1`; CreateChatCompletionRequest n 1, presence/frequency_penalty 0).
-    "openai": {
-        "temperature": 1,
-        "top_p": 1,
-        "n": 1,
-        "presence_penalty": 0,
-        "frequency_penalty": 0,
-    },
-    # https://docs.anthropic.com/en/api/messages: temperature "Defaults to 1.0". top_p and
-    # top_k document no default.
-    "anthropic": {"temperature": 1.0},
-    # https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html:
-    # "The default value is the default value for the model that you are using."
-    "bedrock": {},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +69,7 @@ def fingerprint(
 ) -> CacheKey:
     """The cache key of `request` served by `model_group` within `namespace`.
 
-    `providers` names the DEFAULTS source of each deployment in the group
+    `providers` names the defaults source of each deployment in the group
     (`defaults_source(deployment.target)`); a name without a row documents no defaults.
     `namespace` scopes the entry and is hashed into the id; it names a team, key or
     client scope and must never be a credential.
@@ -143,9 +123,19 @@ def _key(document: dict[str, Any], namespace: str) -> CacheKey:
     return CacheKey(id=hashlib.sha256(canonical).hexdigest(), namespace=namespace)
 
 
+def sampling_defaults(source: str) -> Mapping[str, Any]:
+    """The defaults a source documents: its dialect's SAMPLING_DEFAULTS when the source is
+    that dialect's own vendor (the catalog row named like its dialect: OpenAI's API at
+    OpenAI), none otherwise (a vendor or server that only speaks the same API)."""
+    row = CATALOG.get(source)
+    if row is None or row.dialect != source:
+        return {}
+    return dialect(source).SAMPLING_DEFAULTS
+
+
 def group_defaults(providers: frozenset[str]) -> dict[str, Any]:
     """The defaults every one of `providers` documents with the same value."""
-    tables = [DEFAULTS.get(name, {}) for name in sorted(providers)]
+    tables = [sampling_defaults(name) for name in sorted(providers)]
     if not tables:
         return {}
     first, *rest = tables
@@ -157,7 +147,7 @@ def group_defaults(providers: frozenset[str]) -> dict[str, Any]:
 
 
 def defaults_source(target: Target) -> str:
-    """A deployment's DEFAULTS source: its catalog provider at that provider's own host.
+    """A deployment's defaults source: its catalog provider at that provider's own host.
 
     LiteLLM configs often point `openai/...` at a vLLM or other compatible server through
     api_base; OpenAI's defaults do not hold there, so such a deployment documents none.

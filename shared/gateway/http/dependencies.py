@@ -22,7 +22,7 @@ from gateway.config import (
     settings,
 )
 from gateway.errors import ServiceUnavailableError
-from gateway.providers import transport
+from gateway.providers import oauth, transport
 from gateway.store import dynamo
 
 if TYPE_CHECKING:
@@ -124,3 +124,4 @@ def reset() -> None:
     settings.cache_clear()
     aws.reset()
     transport.client.cache_clear()  # an httpx client belongs to the event loop that made it
+    oauth.reset()

@@ -15,9 +15,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
-from gateway.completions import dialect
 from gateway.messages.native import native_api
 from gateway.providers import transport
+from gateway.providers.dialects import dialect
 from gateway.router.prompt import text_bytes
 
 if TYPE_CHECKING:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from gateway import errors
-from gateway.completions import cost_comment, dialect
+from gateway.completions import cost_comment
 from gateway.messages import errors as shapes
 from gateway.providers import failures, sse
 from gateway.providers.claude import is_claude, token_usage
+from gateway.providers.dialects import dialect
 from gateway.providers.spec import Completion, StreamState
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ from gateway.providers.spec import (
     TokenUsage,
     UpstreamEvent,
     UpstreamRequest,
+    require_api_base,
 )
 
 if TYPE_CHECKING:
@@ -38,6 +39,17 @@ if TYPE_CHECKING:
 
 PARAMS: ParamTable | None = None  # passthrough
 NEEDS_A_TURN = False  # a system message alone is a valid chat request
+# https://platform.openai.com/docs/api-reference/chat/create ("Defaults to 1" / "0";
+# openai/openai-openapi openapi.yaml: CreateModelResponseProperties temperature and
+# top_p `default: 1`; CreateChatCompletionRequest n 1, presence/frequency_penalty 0).
+SAMPLING_DEFAULTS: dict[str, Any] = {
+    "temperature": 1,
+    "top_p": 1,
+    "n": 1,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+}
+configure = require_api_base  # a compatible server's api_base is required in the config
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",

@@ -8,8 +8,11 @@ A dialect is a module with pure functions (no I/O):
     parse_stream_event(state, event) -> list[ChatCompletionChunk]
     finish_stream(state) -> list[ChatCompletionChunk]   # raises if the stream was cut
     map_error(status, body, headers) -> GatewayError
+    configure(target) -> Target     # at config load; ValueError names what is wrong
 
-and the tables PARAMS, FINISH_REASONS, ERRORS. The transport does the I/O.
+and the tables PARAMS, FINISH_REASONS, ERRORS, NEEDS_A_TURN and SAMPLING_DEFAULTS.
+The transport does the I/O. A dialect holds all its vendor's knowledge: adding one
+touches gateway/providers/ (its module and a catalog row) and the tests only.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from gateway.errors import GatewayError
+    from gateway.providers.oauth import Grant
     from gateway.providers.params import ParamTable
     from gateway.schemas.openai import (
         ChatCompletion,
@@ -54,6 +58,7 @@ class UpstreamRequest:
     stream: bool = False
     framing: Framing = "sse"
     sigv4_region: str | None = None  # set: the transport signs for service "bedrock"
+    oauth: Grant | None = None  # set: the transport adds a minted bearer token (oauth.py)
     dropped_params: tuple[str, ...] = ()
 
 
@@ -147,3 +152,17 @@ class Dialect(Speaker, Protocol):
     # Whether a request of system messages alone is refused (param "messages"): the API
     # needs a user or assistant turn to answer.
     NEEDS_A_TURN: bool
+    # The sampling values the vendor documents for an omitted field (the response cache
+    # treats omitted and default alike). They hold only for the dialect's own vendor at
+    # its own host (the catalog row named like the dialect): none for other vendors or
+    # self-hosted servers that speak the same API, whose defaults vary by model.
+    SAMPLING_DEFAULTS: Mapping[str, Any]
+
+    def configure(self, target: Target) -> Target: ...
+
+
+def require_api_base(target: Target) -> Target:
+    """`configure` for an API with no default endpoint of its own in the config."""
+    if not target.api_base:
+        raise ValueError("needs an api_base")
+    return target

@@ -1,5 +1,6 @@
 """The one module that talks to providers: a shared httpx client, SigV4 for Bedrock,
-and stream framing (SSE, or AWS event-stream through botocore's decoder).
+minted bearer tokens for Vertex AI and Entra ID (oauth.py), and stream framing (SSE,
+or AWS event-stream through botocore's decoder).
 
 Redirects are never followed and proxy variables in the environment are ignored,
 so provider credentials only ever go to the configured base URL.
@@ -16,6 +17,7 @@ import httpx
 
 from gateway import aws, errors
 from gateway.config import settings
+from gateway.providers import oauth
 from gateway.providers.spec import UpstreamEvent
 from gateway.providers.sse import SSEDecoder, dumps
 
@@ -54,9 +56,11 @@ async def close() -> None:
         client.cache_clear()
 
 
-def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
+async def _build(request: UpstreamRequest, timeout_s: float) -> httpx.Request:
     body = dumps(request.body)
     headers = dict(request.headers)
+    if request.oauth is not None:
+        headers["authorization"] = f"Bearer {await oauth.bearer(request.oauth, client())}"
     if request.sigv4_region:
         headers = aws.sigv4_headers(request.url, body, headers, "bedrock", request.sigv4_region)
     timeout = httpx.Timeout(timeout_s, connect=settings().connect_timeout_s)
@@ -82,7 +86,7 @@ def _transport_error(exc: Exception) -> errors.GatewayError:
 
 async def send(request: UpstreamRequest, timeout_s: float) -> RawResponse:
     try:
-        response = await client().send(_build(request, timeout_s))
+        response = await client().send(await _build(request, timeout_s))
     except httpx.HTTPError as exc:
         raise _transport_error(exc) from None
     return RawResponse(response.status_code, response.headers, response.content)
@@ -121,7 +125,7 @@ class UpstreamStream:
 @contextlib.asynccontextmanager
 async def open_stream(request: UpstreamRequest, timeout_s: float) -> AsyncIterator[UpstreamStream]:
     try:
-        response = await client().send(_build(request, timeout_s), stream=True)
+        response = await client().send(await _build(request, timeout_s), stream=True)
     except httpx.HTTPError as exc:
         raise _transport_error(exc) from None
     try:

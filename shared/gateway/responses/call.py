@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.completions import attempt, dialect
+from gateway.completions import attempt
 from gateway.errors import GatewayError
+from gateway.providers.dialects import dialect
 from gateway.providers.spec import ResponseMeta
 from gateway.responses.native import NativeSpeaker, is_native
 from gateway.responses.store import StoredResponse, response_store

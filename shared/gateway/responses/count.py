@@ -15,10 +15,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
-from gateway.completions import dialect
 from gateway.messages import count as messages_count
 from gateway.messages.native import native_api
 from gateway.providers import transport
+from gateway.providers.dialects import dialect
 from gateway.responses import native
 
 if TYPE_CHECKING:

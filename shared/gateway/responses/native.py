@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
-from gateway.completions import dialect
 from gateway.providers import failures, sse
+from gateway.providers.dialects import dialect
 from gateway.providers.spec import Completion, StreamState, TokenUsage, UpstreamRequest
 from gateway.responses.turn import TERMINAL, Turn
 

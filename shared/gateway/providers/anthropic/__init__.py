@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from gateway.providers.anthropic.errors import ERRORS, map_error
 from gateway.providers.anthropic.messages import NEEDS_A_TURN
-from gateway.providers.anthropic.request import PARAMS, build_request
+from gateway.providers.anthropic.request import PARAMS, SAMPLING_DEFAULTS, build_request, configure
 from gateway.providers.anthropic.response import FINISH_REASONS, parse_response
 from gateway.providers.anthropic.stream import (
     AnthropicStreamState,
@@ -29,8 +29,10 @@ __all__ = [
     "FINISH_REASONS",
     "NEEDS_A_TURN",
     "PARAMS",
+    "SAMPLING_DEFAULTS",
     "AnthropicStreamState",
     "build_request",
+    "configure",
     "finish_stream",
     "map_error",
     "new_stream_state",

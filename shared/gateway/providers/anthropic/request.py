@@ -29,7 +29,7 @@ from gateway.providers.claude import ADAPTIVE_FROM as ADAPTIVE_FROM
 from gateway.providers.claude import EFFORTS as EFFORTS
 from gateway.providers.claude import model_version as model_version
 from gateway.providers.params import Support
-from gateway.providers.spec import UpstreamRequest
+from gateway.providers.spec import UpstreamRequest, require_api_base
 
 if TYPE_CHECKING:
     from gateway.providers.params import ParamTable
@@ -42,6 +42,10 @@ PARAMS: ParamTable = {
     **params.TRANSLATED_DEFAULTS,
     "user": Support.MAPPED,  # -> metadata.user_id
 }
+# https://docs.anthropic.com/en/api/messages: temperature "Defaults to 1.0". top_p and
+# top_k document no default.
+SAMPLING_DEFAULTS: dict[str, Any] = {"temperature": 1.0}
+configure = require_api_base
 
 
 def endpoint(api_base: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from gateway.providers.bedrock.errors import ERRORS, map_error
 from gateway.providers.bedrock.messages import NEEDS_A_TURN
-from gateway.providers.bedrock.request import PARAMS, build_request
+from gateway.providers.bedrock.request import PARAMS, SAMPLING_DEFAULTS, build_request, configure
 from gateway.providers.bedrock.response import FINISH_REASONS, parse_response
 from gateway.providers.bedrock.stream import (
     BedrockStreamState,
@@ -34,8 +34,10 @@ __all__ = [
     "FINISH_REASONS",
     "NEEDS_A_TURN",
     "PARAMS",
+    "SAMPLING_DEFAULTS",
     "BedrockStreamState",
     "build_request",
+    "configure",
     "finish_stream",
     "map_error",
     "new_stream_state",

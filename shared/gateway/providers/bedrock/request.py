@@ -32,6 +32,7 @@ maxTokens from the client only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,16 @@ if TYPE_CHECKING:
     from gateway.schemas.openai import ChatCompletionRequest, Tool
 
 PARAMS: ParamTable = MappingProxyType(dict(params.TRANSLATED_DEFAULTS))
+# https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html:
+# "The default value is the default value for the model that you are using."
+SAMPLING_DEFAULTS: dict[str, Any] = {}
+
+
+def configure(target: Target) -> Target:
+    """LiteLLM's `bedrock/converse/<model>` names the Converse API, which is the one this
+    dialect speaks; the model id is what follows. No api_base: the region's endpoint."""
+    return dataclasses.replace(target, model=target.model.removeprefix("converse/"))
+
 
 NOVA_EFFORTS: dict[str, str] = {"low": "low", "medium": "medium", "high": "high"}
 
