@@ -1,4 +1,7 @@
-"""Provider simulator: OpenAI, Anthropic and Bedrock wire formats with fault injection.
+"""Provider simulator: OpenAI, Anthropic, Bedrock, Gemini (AI Studio and Vertex AI) and
+Azure OpenAI wire formats with fault injection, plus Google's and Entra ID's token
+endpoints (``POST /token``, ``POST /{tenant}/oauth2/v2.0/token``) and, under
+``/_vendor/{row}``, OpenAI-compatible vendors' documented quirks.
 
 Used by ``make dev`` (an offline upstream) and by the tests (a fault-injecting fake).
 Run it with ``python -m gateway.local.simulator --host 127.0.0.1 --port 4010``.

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.local.simulator.anthropic_api import AnthropicCountVendor, AnthropicVendor
+from gateway.local.simulator.azure_api import routes as azure_routes
 from gateway.local.simulator.bedrock_api import BedrockVendor
 from gateway.local.simulator.bedrock_embed import BedrockEmbedVendor, is_embedding_model
 from gateway.local.simulator.bedrock_invoke import BedrockCountVendor, BedrockInvokeVendor
@@ -18,7 +19,10 @@ from gateway.local.simulator.bedrock_rerank import BedrockRerankVendor, is_reran
 from gateway.local.simulator.cohere_rerank import CohereRerankVendor
 from gateway.local.simulator.connection import TRANSPORT_KEY, server_transport
 from gateway.local.simulator.engine import handle, sim_state
+from gateway.local.simulator.entra_oauth import routes as entra_routes
 from gateway.local.simulator.fault_spec import PREFIX
+from gateway.local.simulator.gemini_api import routes as gemini_routes
+from gateway.local.simulator.google_oauth import token as google_token
 from gateway.local.simulator.openai_api import OpenAIVendor, list_models
 from gateway.local.simulator.openai_completions import OpenAICompletionsVendor
 from gateway.local.simulator.openai_embeddings import OpenAIEmbeddingsVendor
@@ -27,6 +31,7 @@ from gateway.local.simulator.openai_responses import (
     OpenAIResponsesVendor,
 )
 from gateway.local.simulator.state import SimState
+from gateway.local.simulator.vendor_quirks import routes as vendor_quirk_routes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -158,6 +163,7 @@ def _vendor_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/responses/input_tokens", input_tokens, methods=post),
         Route(f"{prefix}/v1/embeddings", embeddings, methods=post),
         Route(f"{prefix}/embeddings", embeddings, methods=post),
+        Route(f"{prefix}/v1beta/openai/embeddings", embeddings, methods=post),  # Gemini's
         Route(f"{prefix}/v1/completions", _endpoint(OpenAICompletionsVendor()), methods=post),
         Route(f"{prefix}/completions", _endpoint(OpenAICompletionsVendor()), methods=post),
         Route(f"{prefix}/v1/rerank", _endpoint(CohereRerankVendor(1)), methods=post),
@@ -167,6 +173,8 @@ def _vendor_routes(prefix: str) -> list[Route]:
         Route(f"{anthropic}/count_tokens", _endpoint(AnthropicCountVendor()), methods=post),
         *(Route(f"{model}/{op}", _endpoint(v), methods=post) for op, v in bedrock.items()),
         Route(f"{model}/invoke", _invoke(), methods=post),
+        *azure_routes(prefix),  # Azure OpenAI deployments and v1, Foundry /models
+        *gemini_routes(prefix),  # Gemini API and Vertex AI generateContent
     ]
 
 
@@ -174,8 +182,11 @@ def _routes() -> list[Route]:
     return [
         *_vendor_routes(""),
         *_vendor_routes(PREFIX),
+        *vendor_quirk_routes(),  # /_vendor/{row}/v1/chat/completions
+        *entra_routes(),  # Entra ID client credentials, for Azure
         Route("/v1/models", _models, methods=["GET"]),
         Route("/models", _models, methods=["GET"]),
+        Route("/token", google_token, methods=["POST"]),  # Google OAuth, for Vertex AI
         Route("/_sim/requests", _requests, methods=["GET"]),
         Route("/_sim/reset", _reset, methods=["POST"]),
         Route("/_sim/fault", _fault, methods=["GET", "POST"]),

@@ -238,7 +238,8 @@ def select_chunks(request: Request, user_text: str) -> int:
     return max(1, min(chosen or DEFAULT_CHUNKS, MAX_CHUNKS))
 
 
-def _record(request: Request, raw: bytes, body: object, vendor: str) -> dict[str, Any]:
+def record(request: Request, raw: bytes, body: object, vendor: str) -> dict[str, Any]:
+    """What `GET /_sim/requests` lists of one request (a vendor's, or a token endpoint's)."""
     return {
         "vendor": vendor,
         "method": request.method,
@@ -279,7 +280,7 @@ async def handle(vendor: Vendor, request: Request) -> Response:
     state = sim_state(request)
     raw = await request.body()
     body = _parse_json(raw)
-    state.requests.append(_record(request, raw, body, vendor.name))
+    state.requests.append(record(request, raw, body, vendor.name))
     try:
         spec = url_fault_spec(request, vendor)
     except ValueError as exc:

@@ -37,6 +37,15 @@ class SimState:
     seq: int = 0
     open_streams: int = 0  # responses still streaming (see engine._counted)
     spec_counts: dict[str, int] = field(default_factory=dict)  # requests per /_fault/{spec}
+    # Google OAuth (``google_oauth``): with a key set, ``POST /token`` checks the JWT's RS256
+    # signature against it; minted Vertex AI tokens (-> expiry) outlive ``reset()``, as a
+    # client's token cache outlives a test.
+    google_public_key_pem: str | None = None
+    google_tokens: dict[str, float] = field(default_factory=dict)
+    google_token_mints: int = 0
+
+    def google_token_valid(self, token: str, now: float) -> bool:
+        return self.google_tokens.get(token, 0.0) > now
 
     def set_fault(self, name: str | None, times: int | None = None) -> None:
         """Fault every following request (or only the next ``times``); None clears it."""
@@ -65,6 +74,7 @@ class SimState:
         self.spec_counts.clear()
         self.fault, self.fault_times = None, None
         self.seq = 0
+        self.google_public_key_pem, self.google_token_mints = None, 0
 
     def next_seq(self) -> int:
         self.seq += 1
