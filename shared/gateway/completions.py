@@ -288,6 +288,9 @@ async def _relay(
                     raise failure
             yield _finish(voice, state, outcome.recorded)
         outcome.complete = True
+        if state.usage is None:  # a vendor that reports none (catalog stream_usage): estimated
+            state.usage = cut_stream_usage(request, None, state.chunks)
+            outcome.usage_estimated = state.usage is not None
         if state.usage is not None:
             outcome.cost_micros = cost_micros(state.usage, deployment)
     except errors.GatewayError as exc:

@@ -124,6 +124,9 @@ class ModelInfo:
     max_input_tokens: int | None = None
     max_output_tokens: int | None = None
     input_cost_per_query: float | None = None  # rerank: USD per search unit (query)
+    # The model a deployment runs, for its price, where its name says nothing (an Azure
+    # deployment called "gpt-4o-prod"): LiteLLM's `base_model`, with or without provider.
+    base_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +143,31 @@ class Deployment:
     stream_timeout_s: float | None = None  # a stream's wait for its first event
     mode: Mode = "chat"  # LiteLLM's model_info.mode: the endpoints it serves (endpoints.py)
 
+    @property
+    def price_model(self) -> str:
+        """The model name prices are looked up by: model_info.base_model (less a leading
+        catalog provider, as in LiteLLM's "azure/gpt-4o-mini"), else the model."""
+        from gateway.providers.catalog import CATALOG
+
+        base = self.info.base_model
+        if not base:
+            return self.target.model
+        provider, _, model = base.partition("/")
+        return model if model and provider in CATALOG else base
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
     deployments: tuple[Deployment, ...]
     master_key: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def allow_unpriced_models_with_budgets(self) -> bool:
+        """general_settings.allow_unpriced_models_with_budgets: a budgeted caller may use
+        a model with no known price (it then runs free); refused otherwise."""
+        general = self.raw.get("general_settings") or {}
+        return general.get("allow_unpriced_models_with_budgets") is True
 
     @functools.cached_property
     def groups(self) -> dict[str, list[Deployment]]:

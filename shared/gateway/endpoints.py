@@ -8,8 +8,8 @@ what the model does, the provider what its API offers:
   (the prompt sent as one user message), on every provider.
 - completion: legacy completions, passed through to an OpenAI-compatible
   `/completions` (gpt-3.5-turbo-instruct, davinci-002, a vLLM base model).
-- embedding: embeddings, on OpenAI-compatible APIs and on Bedrock's Titan, Cohere
-  and Nova embedding models.
+- embedding: embeddings, on OpenAI-compatible APIs, Azure OpenAI, Gemini (AI
+  Studio), and Bedrock's Titan, Cohere and Nova embedding models.
 - rerank: rerank, on Cohere, Bedrock's Cohere and Amazon rerank models, and
   OpenAI-compatible rerank servers (vLLM, Infinity, Jina).
 
@@ -86,6 +86,10 @@ def provider_serves(target: Target, mode: Mode) -> bool:
         if mode == "embedding":
             return family.startswith(BEDROCK_EMBEDDINGS)
         return mode == "rerank" and family.startswith(BEDROCK_RERANK)
+    if target.dialect == "azure":  # Azure OpenAI's embeddings; Foundry serves chat here
+        return mode == "embedding" and target.provider == "azure"
+    if target.dialect == "gemini":  # AI Studio's OpenAI-compatible embeddings
+        return mode == "embedding" and target.provider == "gemini"
     if target.dialect != "openai":
         return False
     if mode == "rerank":

@@ -247,7 +247,7 @@ def test_default_timeout_comes_from_settings(monkeypatch: pytest.MonkeyPatch) ->
         {"model_list": [{"model_name": "m"}]},
         {"model_list": [{"model_name": "m", "litellm_params": {"api_key": "k"}}]},
         {"model_list": [entry("hosted_vllm/qwen")]},
-        {"model_list": [entry("ollama_chat/llama3", api_base="os.environ/UNSET")]},
+        {"model_list": [entry("hosted_vllm/llama3", api_base="os.environ/UNSET")]},
         {"model_list": {"model_name": "m"}},
     ],
     ids=[
@@ -387,7 +387,9 @@ def test_catalog_row_is_valid(name: str, price_providers: set[str]) -> None:
     row = CATALOG[name]
     # find_spec locates the module without running it: no dialect is imported here.
     assert importlib.util.find_spec(f"gateway.providers.{row.dialect}") is not None, row.dialect
-    assert row.api_base == "" or row.api_base.startswith("https://"), row.api_base
+    # A local server's default is its documented loopback address (tests/unit/test_catalog.py).
+    local = row.api_base.startswith(("http://localhost:", "http://127.0.0.1:"))
+    assert row.api_base == "" or row.api_base.startswith("https://") or local, row.api_base
     assert row.api_base == row.api_base.rstrip("/")
     assert row.prices is None or row.prices in price_providers, row.prices
     assert row.key_env is None or re.fullmatch(r"[A-Z][A-Z0-9_]*", row.key_env), row.key_env
@@ -395,8 +397,12 @@ def test_catalog_row_is_valid(name: str, price_providers: set[str]) -> None:
 
 
 def test_rows_without_api_base_need_one_in_config() -> None:
-    keyless = {name for name, row in CATALOG.items() if not row.api_base}
-    assert keyless == {"bedrock", "hosted_vllm", "ollama_chat", "lm_studio", "infinity"}
+    keyless = [name for name, row in CATALOG.items() if not row.api_base]
+    assert {"bedrock", "hosted_vllm", "infinity"} <= set(keyless)
+    for name in keyless:
+        if CATALOG[name].dialect == "openai":
+            with pytest.raises(ConfigError, match="needs an api_base"):
+                parse(entry(f"{name}/some-model"))
 
 
 def test_dialects_are_the_rows_dialects() -> None:

@@ -1,8 +1,9 @@
 """How one deployment is called for an embeddings request (the router's `Attempt`).
 
 The wire is the provider's (gateway/embeddings/openai.py for OpenAI-compatible APIs,
-bedrock.py for Bedrock's models); the answer is OpenAI's CreateEmbeddingResponse under
-the model name the client asked for, priced by its input tokens.
+azure.py for Azure OpenAI's, gemini.py for Gemini's, bedrock.py for Bedrock's models);
+the answer is OpenAI's CreateEmbeddingResponse under the model name the client asked
+for, priced by its input tokens.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def wire(deployment: Deployment) -> EmbeddingsWire:
         from gateway.embeddings import bedrock
 
         return bedrock
+    if deployment.target.dialect == "azure":
+        from gateway.embeddings import azure
+
+        return azure
+    if deployment.target.dialect == "gemini":
+        from gateway.embeddings import gemini
+
+        return gemini
     from gateway.embeddings import openai
 
     return openai

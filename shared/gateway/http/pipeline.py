@@ -32,7 +32,7 @@ from gateway.http.body import parse_json, read_body, reject_routing_overrides
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
 from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
-from gateway.spend.estimate import reachable_deployments, worst_case_micros
+from gateway.spend.estimate import reachable_deployments, require_priced, worst_case_micros
 from gateway.telemetry import access_log
 
 if TYPE_CHECKING:
@@ -208,11 +208,14 @@ def _holds(
     chat: ChatCompletionRequest,
     prepared: Prepared,
 ) -> list[Hold]:
-    """The request's budget holds: its worst-case cost on every level with a budget."""
+    """The request's budget holds: its worst-case cost on every level with a budget (a
+    model with no known price is refused there unless the config allows it)."""
     levels = access.budgets(caller)
     amount = 0
     if any(level.max_micros is not None for level in levels):
         deployments = reachable_deployments(chat.model, config, router_settings, route.fallbacks)
+        if not config.allow_unpriced_models_with_budgets:
+            require_priced(deployments)
         amount = prepared.estimate(prepared.body_bytes, chat, deployments)
     now = prepared.started
     return [level.hold(now, amount if level.max_micros is not None else 0) for level in levels]

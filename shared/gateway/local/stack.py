@@ -43,6 +43,31 @@ def _start_simulator(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
+def _service_account(simulator: str) -> str:
+    """A service-account key for the Vertex AI models: a fresh RSA key, its tokens minted
+    by the simulator's Google OAuth endpoint (config.yaml reads it from this variable, as
+    a deployment reads one from the provider-secrets secret)."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "local-project",
+            "client_email": "gateway@local-project.iam.gserviceaccount.com",
+            "private_key": pem.decode(),
+            "token_uri": f"{simulator}/token",
+        }
+    )
+
+
 def _aws_environment(endpoint: str) -> None:
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -66,6 +91,7 @@ def prepare(sim_port: int) -> dict[str, str]:
     simulator = _start_simulator(sim_port)
     os.environ["GATEWAY_SIMULATOR_URL"] = simulator
     os.environ["GATEWAY_SIMULATOR_OPENAI_URL"] = simulator + "/v1"
+    os.environ["GATEWAY_SIMULATOR_VERTEX_CREDENTIALS"] = _service_account(simulator)
     os.environ.setdefault("GATEWAY_CONFIG", str(LOCAL_CONFIG))
     if "ProviderSecrets" in created:
         os.environ["GATEWAY_PROVIDER_SECRETS_ARN"] = created["ProviderSecrets"]

@@ -3,7 +3,10 @@
 Reference: https://platform.openai.com/docs/api-reference/chat (API v1).
 Parameters pass through unchanged (the declared passthrough policy); the gateway
 only replaces `model`, asks for the usage chunk when streaming, and strips
-`metadata`, which is the gateway's own (LiteLLM proxy semantics).
+`metadata`, which is the gateway's own (LiteLLM proxy semantics). A compatible
+vendor's documented quirks are its catalog row's data (gateway/providers/catalog.py):
+no `stream_options` where it is refused, `max_tokens` where `max_completion_tokens`
+is, and the key in the vendor's own header.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gateway import errors
 from gateway.providers import failures
-from gateway.providers.catalog import endpoint_url
+from gateway.providers.catalog import CATALOG, ProviderRow, endpoint_url
 from gateway.providers.spec import (
     Completion,
     ResponseMeta,
@@ -70,6 +73,7 @@ ERRORS: dict[str, type[errors.GatewayError]] = {
 }
 
 _GATEWAY_ONLY = ("metadata",)
+_PLAIN = ProviderRow("openai", "", None, None)  # OpenAI's own behaviour
 
 
 def endpoint(api_base: str) -> str:
@@ -82,14 +86,27 @@ def build_request(request: ChatCompletionRequest, target: Target) -> UpstreamReq
     for name in _GATEWAY_ONLY:
         body.pop(name, None)
     body["model"] = target.model
+    row = CATALOG.get(target.provider, _PLAIN)
+    if row.max_tokens_field and "max_completion_tokens" in body:
+        body[row.max_tokens_field] = body.pop("max_completion_tokens")
     stream = bool(request.stream)
-    if stream:
+    if stream and row.stream_usage:
         # Usage drives cost; the client sees the usage chunk only if it asked.
         body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+    elif stream:
+        # Refused by the vendor; the pipeline still writes the usage chunk a client asks for.
+        body.pop("stream_options", None)
+    return UpstreamRequest(
+        url=endpoint(target.api_base), body=body, headers=_headers(row, target), stream=stream
+    )
+
+
+def _headers(row: ProviderRow, target: Target) -> dict[str, str]:
     headers = {"content-type": "application/json"}
     if target.api_key:
-        headers["authorization"] = f"Bearer {target.api_key}"
-    return UpstreamRequest(url=endpoint(target.api_base), body=body, headers=headers, stream=stream)
+        scheme = f"{row.auth_scheme} " if row.auth_scheme else ""
+        headers[row.auth_header] = f"{scheme}{target.api_key}"
+    return headers
 
 
 def usage_of(raw: Any) -> TokenUsage | None:

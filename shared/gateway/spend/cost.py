@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ def _fast_price(usage: TokenUsage, prices: Any) -> Decimal:
 def _catalog_price(usage: TokenUsage, deployment: Deployment) -> Decimal | None:
     from genai_prices import Usage
 
-    found = priced_model(deployment.target.model, deployment.prices_provider)
+    found = priced_model(deployment.price_model, deployment.prices_provider)
     if found is None:
         return None
     provider, model = found
@@ -140,6 +141,60 @@ def query_micros(units: int, deployment: Deployment) -> int | None:
         return None
     total = Decimal(str(price)) * units * MICROS
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """What a deployment costs per token (per query for rerank), in USD, and where that
+    comes from: its model_info (which wins), genai-prices (with the provider id the
+    model was found under), or nowhere (`source` None: the deployment is unpriced)."""
+
+    source: str | None = None
+    provider: str | None = None
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    cache_read_input_token_cost: float | None = None
+    cache_creation_input_token_cost: float | None = None
+    input_cost_per_query: float | None = None
+
+
+def pricing(deployment: Deployment) -> Pricing:
+    """The deployment's prices as cost_micros applies them (a tiered genai-prices price
+    is shown at its base tier)."""
+    info = deployment.info
+    if info.input_cost_per_token is not None or info.output_cost_per_token is not None:
+        return Pricing(
+            "model_info",
+            None,
+            info.input_cost_per_token,
+            info.output_cost_per_token,
+            info.cache_read_input_token_cost,
+            info.cache_creation_input_token_cost,
+            info.input_cost_per_query,
+        )
+    if info.input_cost_per_query is not None:
+        return Pricing("model_info", input_cost_per_query=info.input_cost_per_query)
+    found = priced_model(deployment.price_model, deployment.prices_provider)
+    if found is None:
+        return Pricing()
+    provider, model = found
+    prices = model.get_prices(datetime.now(tz=UTC))
+    return Pricing(
+        "genai-prices",
+        provider.id,
+        _usd_per_token(prices.input_mtok),
+        _usd_per_token(prices.output_mtok),
+        _usd_per_token(prices.cache_read_mtok),
+        _usd_per_token(prices.cache_write_mtok),
+    )
+
+
+def _usd_per_token(price: Any) -> float | None:
+    """genai-prices' $ per million tokens (flat, or tiered: its base) as $ per token."""
+    if price is None:
+        return None
+    base = price if isinstance(price, Decimal) else getattr(price, "base", None)
+    return None if base is None else float(Decimal(base) / MICROS)
 
 
 def format_usd(micros: int) -> str:

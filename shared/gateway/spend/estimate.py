@@ -59,6 +59,11 @@ Price, per deployment, as cost_micros prices it
 
 A priced deployment with no output bound (no max_tokens, no model_info limit, no known
 window), or with file or audio parts and no known window, is UnboundedCostError.
+
+An unpriced deployment would let a budgeted caller spend unchecked, so a request that
+reserves a budget and may reach one is UnpricedModelError (`require_priced`), unless
+the operator allows it (general_settings.allow_unpriced_models_with_budgets): it then
+runs free. Prices of 0 set in model_info are a price (LiteLLM's free models).
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
-from gateway.errors import InvalidRequestError
+from gateway.errors import InvalidRequestError, PermissionDeniedError
 from gateway.spend.cost import MICROS, priced_model
 
 if TYPE_CHECKING:
@@ -101,6 +106,30 @@ class UnboundedCostError(InvalidRequestError):
         param: str | None = "max_tokens",
     ) -> None:
         super().__init__(message, param=param)
+
+
+class UnpricedModelError(PermissionDeniedError):
+    """A budgeted request that may be served by a deployment with no known price."""
+
+    code = "unpriced_model"
+
+
+def require_priced(deployments: Sequence[Deployment]) -> None:
+    """Refuse (403) when any of `deployments` has no price: neither model_info prices
+    (per token or, for rerank, per query) nor a genai-prices entry."""
+    for deployment in deployments:
+        info = deployment.info
+        if info.input_cost_per_query is not None:
+            continue
+        if not _profile(deployment.price_model, deployment.prices_provider, info).priced:
+            target = deployment.target
+            raise UnpricedModelError(
+                f"The model '{target.model_name}' ({target.provider}/{target.model}) has no "
+                "known price, so its cost cannot be checked against your budget. The operator "
+                "can price it (model_info input_cost_per_token and output_cost_per_token) or "
+                "set general_settings.allow_unpriced_models_with_budgets.",
+                param="model",
+            )
 
 
 def reachable_deployments(
@@ -141,7 +170,7 @@ def worst_case_micros(
     choices = request.n or 1
     worst = 0
     for deployment in deployments:
-        profile = _profile(deployment.target.model, deployment.prices_provider, deployment.info)
+        profile = _profile(deployment.price_model, deployment.prices_provider, deployment.info)
         if profile.priced:
             tokens_in = profile.window if media else _capped(prompt, profile.window)
             out = limit if limit is not None else profile.output_default
@@ -155,7 +184,7 @@ def input_bound_micros(tokens_in: int, deployments: Sequence[Deployment]) -> int
     (embeddings, rerank). Not capped by the context window: each input has its own."""
     worst = 0
     for deployment in deployments:
-        profile = _profile(deployment.target.model, deployment.prices_provider, deployment.info)
+        profile = _profile(deployment.price_model, deployment.prices_provider, deployment.info)
         if profile.priced:
             worst = max(worst, profile.bound(tokens_in, 0))
     return worst
