@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 4000
 
-.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces bench-telemetry bench-aws clean build validate
+.PHONY: venv test lint typecheck unit dev lock bench bench-spend bench-messages bench-responses bench-surfaces bench-providers bench-telemetry bench-aws clean build validate
 
 venv: $(STAMP)
 
@@ -54,6 +54,9 @@ bench-responses: venv
 
 bench-surfaces: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api surfaces
+
+bench-providers: venv
+	PYTHONPATH=shared $(PY) -m gateway.local.api_bench --api providers
 
 bench-telemetry: venv
 	PYTHONPATH=shared $(PY) -m gateway.local.telemetry_bench

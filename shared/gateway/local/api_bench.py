@@ -4,6 +4,7 @@ against chat completions (a script, not a test).
     make bench-messages   # or: PYTHONPATH=shared python -m gateway.local.api_bench -n 500
     make bench-responses  # or: ... -m gateway.local.api_bench --api responses -n 500
     make bench-surfaces   # or: ... -m gateway.local.api_bench --api surfaces -n 500
+    make bench-providers  # or: ... -m gateway.local.api_bench --api providers -n 500
 
 At c=1 under uvicorn, master key, no AWS: the gateway process's CPU time per request
 (from /proc, so it holds on a noisy machine) and p50 latency, non-streamed and
@@ -28,6 +29,9 @@ With --api surfaces (never streamed but completions):
 - text_passthrough: /v1/completions on a completion model (passed through);
 - text_translated: /v1/completions on an Anthropic deployment (through chat);
 - rerank_cohere: /v1/rerank of 10 documents on Cohere's API.
+With --api providers: /v1/chat/completions on OpenAI (passed through), Gemini
+(generateContent, translated both ways) and Azure OpenAI (a deployment, passed through
+with Azure's URL and key).
 Responses requests send `store: false`: the bench has no AWS, and a stored response
 adds one S3 PutObject (and a previous_response_id one GetObject), not gateway CPU.
 Every deployment is the provider simulator.
@@ -71,6 +75,11 @@ APIS = {
         "text_translated": ("/v1/completions", "claude"),
         "rerank_cohere": ("/v1/rerank", "rerank"),
     },
+    "providers": {
+        "openai_chat": ("/v1/chat/completions", "gpt"),
+        "gemini_chat": ("/v1/chat/completions", "gemini"),
+        "azure_chat": ("/v1/chat/completions", "azure"),
+    },
 }
 STREAMED = frozenset({"/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/completions"})
 
@@ -84,6 +93,8 @@ def _config(sim: str) -> str:
         ("titan", "bedrock/amazon.titan-embed-text-v2:0", sim, {}),
         ("instruct", "openai/gpt-3.5-turbo-instruct", f"{sim}/v1", {"api_key": "sk-sim"}),
         ("rerank", "cohere/rerank-v3.5", sim, {"api_key": "sk-sim"}),
+        ("gemini", "gemini/gemini-2.0-flash", sim, {"api_key": "sim-gemini"}),
+        ("azure", "azure/gpt-4o-mini-bench", sim, {"api_key": "sim", "api_version": "2024-10-21"}),
     ]
     entries = [
         {
