@@ -59,6 +59,8 @@ class Settings:
     spend_flush_s: float  # how long shutdown may spend delivering held spend events
     event_bus: str  # EventBridge bus of soft-budget alerts
     sqs_endpoint: str
+    body_timeout_s: float  # how long a request body may take to arrive
+    lambda_function: str | None  # AWS_LAMBDA_FUNCTION_NAME: set only when run by Lambda
 
 
 KEY_CACHE_MAX_S = 30.0  # the documented bound on revocation; the setting cannot exceed it
@@ -109,6 +111,10 @@ def settings() -> Settings:
         spend_flush_s=float(env.get("GATEWAY_SPEND_FLUSH_S", "0.25")),
         event_bus=env.get("GATEWAY_EVENT_BUS") or "default",
         sqs_endpoint=_endpoint(env, "sqs", region),
+        # Behind the adapter a body arrives whole; the bound is for a caller that stalls
+        # after its headers (`make dev`, or any server the app runs under directly).
+        body_timeout_s=float(env.get("GATEWAY_BODY_TIMEOUT_S", "10")),
+        lambda_function=env.get("AWS_LAMBDA_FUNCTION_NAME") or None,
     )
 
 

@@ -97,6 +97,14 @@ class MethodNotAllowedError(GatewayError):
     code = "method_not_allowed"
 
 
+class RequestTimeoutError(GatewayError):
+    """The request body did not arrive in time (GATEWAY_BODY_TIMEOUT_S)."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class RequestTooLargeError(GatewayError):
     status = 413
     type = "invalid_request_error"

@@ -126,17 +126,38 @@ def test_chat_without_key_is_rejected(invoke: Callable[[dict[str, Any]], dict[st
     assert isinstance(json.loads(response["body"])["error"]["message"], str)
 
 
+def _invocation(method: str, path: str) -> dict[str, Any]:
+    event = copy.deepcopy(_event("health"))
+    event.update(resource=path, path=path, httpMethod=method)
+    event["requestContext"].update(resourcePath=path, httpMethod=method)
+    return event
+
+
 def test_adapter_paths_in_template_are_served(
-    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The adapter's readiness and SnapStart paths must answer 2xx, or init and restore fail."""
+    """The adapter's readiness and SnapStart paths must answer 2xx, or init and restore fail.
+    The adapter POSTs the SnapStart path itself, on the server's socket from loopback; as an
+    invocation, the path is an unknown route (tests/integration/test_http_hardening.py)."""
+    import httpx
+
+    from gateway.config import settings
+    from gateway.http.app import create_app
+    from servers import serve
+
     template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
     env = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
-    for method, path in (
-        ("GET", env["AWS_LWA_READINESS_CHECK_PATH"]),
-        ("POST", env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"]),
-    ):
-        event = copy.deepcopy(_event("health"))
-        event.update(resource=path, path=path, httpMethod=method)
-        event["requestContext"].update(resourcePath=path, httpMethod=method)
-        assert invoke(event)["statusCode"] == 200, (method, path)
+    readiness, restore = (
+        env["AWS_LWA_READINESS_CHECK_PATH"],
+        env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"],
+    )
+    assert invoke(_invocation("GET", readiness))["statusCode"] == 200
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ApiFunction")
+    settings.cache_clear()
+    try:
+        assert invoke(_invocation("POST", restore))["statusCode"] == 404
+        with serve(create_app()) as url:
+            assert httpx.post(f"{url}{restore}", timeout=10).status_code == 200
+    finally:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+        settings.cache_clear()

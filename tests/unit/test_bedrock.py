@@ -315,12 +315,12 @@ def test_images_must_be_inline(url: str, param: str) -> None:
     assert caught.value.param == param
 
 
-def test_invalid_tool_arguments_name_the_call() -> None:
+def test_invalid_tool_arguments_name_the_field() -> None:
     messages = history_with_tools()
     messages[1]["tool_calls"][0]["function"]["arguments"] = "[1, 2]"
     with pytest.raises(errors.InvalidRequestError) as caught:
         bedrock.build_request(chat(messages=messages, tools=TOOLS), target())
-    assert caught.value.param == "messages[1].tool_calls[0]"
+    assert caught.value.param == "messages[1].tool_calls[0].function.arguments"
 
 
 def test_consecutive_user_messages_merge() -> None:

@@ -11,7 +11,13 @@ a lost response the client retried) each event counts once:
 - a conflict with another transaction, or throttling: the same plan again, after a
   short jittered wait;
 - DynamoDB unavailable (after the client's retries): the transaction's events fail and
-  SQS redelivers them; the transaction either committed whole or not at all.
+  SQS redelivers them; the transaction either committed whole or not at all;
+- DynamoDB refuses what the transaction holds (a ValidationException, or a cancellation
+  reason no attempt gets past: an item or key over its size, a malformed value): one
+  event is at fault, and no retry can pass. Each of the transaction's events is then
+  applied alone, so the others are charged and only the one at fault fails, as
+  `UnchargeableEventError` (the spend function reports it as its message's failure, and
+  after maxReceiveCount it rests in the dead-letter queue).
 
 After the commits, budget items with a soft budget are checked for crossing
 (`gateway.billing.alerts`), for duplicates too: a redelivery is how a failed alert is
@@ -43,12 +49,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 8  # per transaction; every cancellation but a conflict teaches something
+REFUSED = "ValidationException"  # DynamoDB's answer to a request it can never accept
 BACKOFF_S = 0.02
 
 Outcome = Literal["applied", "duplicate", "failed"]
 
 
-class EventTooLargeError(Exception):
+class UnchargeableEventError(Exception):
+    """DynamoDB refuses this event alone: no attempt, here or after a redelivery, passes."""
+
+
+class EventTooLargeError(UnchargeableEventError):
     """An event that alone needs more than one transaction's actions (it never fits)."""
 
 
@@ -143,8 +154,7 @@ class Applier:
             except TransactionCanceledError as exc:
                 verdict = txn.read(exc.reasons)
                 if verdict.invalid:
-                    logger.error("spend transaction refused", extra={"reason": verdict.invalid})
-                    result.fail(pending, exc)
+                    await self._refused(list(pending.values()), verdict.invalid, exc, result)
                     return
                 for rid in verdict.duplicates:
                     del pending[rid]
@@ -155,13 +165,44 @@ class Applier:
                     return
                 if verdict.retry or not learned:
                     await asyncio.sleep(random.uniform(0, BACKOFF_S * 2**attempt))  # noqa: S311
-            except (DynamoError, DynamoUnavailableError) as exc:
+            except DynamoError as exc:
+                if exc.code == REFUSED:
+                    await self._refused(list(pending.values()), exc.code, exc, result)
+                else:  # not this batch's doing (access, a missing table): all of it fails
+                    result.fail(pending, exc)
+                return
+            except DynamoUnavailableError as exc:
                 result.fail(pending, exc)
                 return
             else:
                 result.applied |= set(pending)
                 return
         result.fail(pending, NotAppliedError(f"gave up after {self.attempts} attempts"))
+
+    async def _refused(
+        self, events: list[SpendEvent], reason: str, error: Exception, result: ApplyResult
+    ) -> None:
+        """DynamoDB refused the transaction of `events` for what it holds: each is applied
+        alone, so that only the one at fault fails (a poison event fails alone)."""
+        if len(events) > 1:
+            logger.warning(
+                "spend transaction refused (%s): applying its %d events one by one",
+                reason,
+                len(events),
+            )
+            for event in events:
+                await self._commit([event], result)
+            return
+        (event,) = events
+        logger.error(
+            "spend event refused by DynamoDB (%s): request %s not charged",
+            reason,
+            event.request_id,
+            extra={"request_id": event.request_id, "key_id": event.key_id, "reason": reason},
+        )
+        unchargeable = UnchargeableEventError(f"{event.request_id}: {reason}")
+        unchargeable.__cause__ = error
+        result.fail([event.request_id], unchargeable)
 
     async def _sweep(self, events: list[SpendEvent]) -> None:
         """Remove the budget slots these events emptied, once their minute is over (a later

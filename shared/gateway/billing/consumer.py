@@ -6,7 +6,9 @@ maxReceiveCount it moves to the dead-letter queue and blocks nothing). The valid
 are applied together by one `Applier.apply`, so their counters merge, and Powertools'
 BatchProcessor reports exactly the messages that were not applied
 (ReportBatchItemFailures): SQS redelivers only those, and the ledger makes any of them
-that did commit a duplicate.
+that did commit a duplicate. An event DynamoDB refuses (`UnchargeableEventError`) fails
+alone too: the applier applies the events of a refused transaction one by one, so the
+others of its batch are charged, and the refused one reaches the dead-letter queue.
 
 Lambda calls `handle` through functions/spend/handler.py; `make dev` and the tests call it
 through gateway/local/spend_worker.py.
@@ -24,7 +26,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from gateway.billing.apply import Applier, ApplyResult
+from gateway.billing.apply import Applier, ApplyResult, UnchargeableEventError
 from gateway.config import settings
 from gateway.spend.events import PoisonEventError, SpendEvent
 from gateway.store import dynamo
@@ -68,6 +70,7 @@ def handle(
             "duplicates": len(result.duplicates),
             "failed": len(result.failed),
             "poison": len(parsed) - len(events),
+            "refused": sum(isinstance(e, UnchargeableEventError) for e in result.failed.values()),
         },
     )
 

@@ -9,6 +9,13 @@
    and is retried, oldest first, after later requests' events; an error is logged with
    the request id. Only a sandbox that dies while both services are down loses events.
 
+An event that can never be delivered is not kept: one no JSON encoder takes, or one
+DynamoDB refuses (`UnchargeableEventError`: an item or key over its size limit) after
+SQS refused it too. Kept, it would be retried after every later event, forever; it is
+logged as an error with its request id, key and cost instead, and dropped. (The event's
+own bounds, gateway/spend/events.py, make one impossible but for a bug.) All of this
+runs in the outbox's task (gateway/billing/outbox.py), after the responses.
+
 Delivery is at least once from here on; the ledger makes it exactly once.
 """
 
@@ -16,9 +23,9 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from gateway.billing.apply import Applier
+from gateway.billing.apply import Applier, UnchargeableEventError
 from gateway.billing.queue import QueueUnavailableError, SpendQueue
 from gateway.store.dynamo import DynamoError, DynamoUnavailableError
 
@@ -33,6 +40,10 @@ logger = logging.getLogger(__name__)
 MAX_PENDING = 10_000
 FLUSH_PER_EVENT = 10  # pending events retried after each delivered one (bounded work)
 
+# What became of one attempt: delivered (to SQS, or applied), to be kept for a retry, or
+# dropped because no retry could ever deliver it.
+Fate = Literal["delivered", "held", "dropped"]
+
 
 class SpendEmitter:
     """One per app instance (its pending events are the sandbox's own)."""
@@ -44,12 +55,14 @@ class SpendEmitter:
 
     async def emit(self, event: SpendEvent) -> None:
         """Deliver the event (never raises); then retry a few held back earlier."""
-        if not await self._deliver(event):
+        fate = await self._deliver(event)
+        if fate == "held":
             self.hold(event)
+        if fate != "delivered":
             return
         for _ in range(min(FLUSH_PER_EVENT, len(self.pending))):
             held = self.pending.popleft()
-            if not await self._deliver(held):
+            if await self._deliver(held) == "held":
                 self.pending.appendleft(held)
                 return
 
@@ -66,19 +79,28 @@ class SpendEmitter:
         for event in unsent:
             await self.emit(event)
 
-    async def _deliver(self, event: SpendEvent) -> bool:
+    async def _deliver(self, event: SpendEvent) -> Fate:
+        try:
+            body = event.dumps()
+        except TypeError:  # orjson's JSONEncodeError (an integer past 64 bits): a bug
+            return _dropped(event, "not serializable")
         if self.queue is not None:
             try:
-                await self.queue.send(event.dumps(), event.request_id)
-                return True
+                await self.queue.send(body, event.request_id)
+                return "delivered"
             except QueueUnavailableError as exc:
                 logger.warning("spend queue unavailable (%s): applying the event directly", exc)
         try:
             result = await Applier(self.db).apply([event])
         except (DynamoUnavailableError, DynamoError) as exc:
             logger.warning("spend event not applied: %s", type(exc).__name__)
-            return False
-        return event.request_id not in result.failed
+            return "held"
+        error = result.failed.get(event.request_id)
+        if error is None:
+            return "delivered"
+        if isinstance(error, UnchargeableEventError):
+            return _dropped(event, type(error).__name__)
+        return "held"
 
     def hold(self, event: SpendEvent) -> None:
         """Keep the event in memory, to retry after later events (oldest first)."""
@@ -91,3 +113,15 @@ class SpendEmitter:
             event.request_id,
             len(self.pending),
         )
+
+
+def _dropped(event: SpendEvent, reason: str) -> Fate:
+    logger.error(
+        "spend event dropped, it can never be delivered (%s): request %s, key %s, %d micro-USD",
+        reason,
+        event.request_id,
+        event.key_id,
+        event.spend_micros,
+        extra={"request_id": event.request_id, "reason": reason},
+    )
+    return "dropped"

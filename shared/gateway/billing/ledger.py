@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from gateway.schemas.bounds import clip
 from gateway.spend.events import SpendEvent
 from gateway.store import table
 from gateway.store.dynamo import encode, encode_item
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from gateway.store.dynamo import Item
 
 MAX_ACTIONS = 100  # TransactWriteItems' limit
+MAX_SORT_KEY_BYTES = 1024  # DynamoDB's; a partition key takes 2048
 EXPIRY_AFTER_PERIOD_S = 90 * 86_400
 COUNTERS = (
     "spend_micros",
@@ -112,7 +114,9 @@ def counter_rows(event: SpendEvent) -> dict[Key, dict[str, Any]]:
         entity("tag", tag, daily=False)
     report = table.report_pk(day)
     team = event.team_id or table.NO_TEAM
-    rows[report, f"T#{team}#{event.model_group}"] = {
+    # A team id and a model group, each up to 1 KiB in an event, may not fit one sort key
+    # together: such a row is cut (its attributes still name both).
+    rows[report, clip(f"T#{team}#{event.model_group}", MAX_SORT_KEY_BYTES)] = {
         "team_id": event.team_id or None,
         "model_group": event.model_group,
         "day": day,

@@ -16,6 +16,11 @@ Why nothing is lost when Lambda freezes the sandbox after the response:
   one SendMessage or SendMessageBatch.
 Only a sandbox killed without a shutdown (a crash, a timeout) loses the events it had
 not sent yet, as it would lose the requests it was serving.
+
+Memory is bounded: at most MAX_WAITING events wait here (a delivery stuck for that many
+requests loses the oldest, each logged with its request id), and the emitter keeps at
+most its MAX_PENDING for retries and drops what can never be delivered. Retries of held
+events run in this task too: no response waits for them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 10  # SQS SendMessageBatch's limit
+MAX_WAITING = 10_000
 _outboxes: weakref.WeakSet[SpendOutbox] = weakref.WeakSet()
 
 
@@ -48,6 +54,9 @@ class SpendOutbox:
 
     def put(self, event: SpendEvent) -> None:
         """Hand the event over (no I/O, never raises); delivery starts at once."""
+        if len(self.waiting) >= MAX_WAITING:
+            lost = self.waiting.popleft()
+            logger.error("spend event lost (outbox full): request %s", lost.request_id)
         self.waiting.append(event)
         if self.task is None or self.task.done():
             self.loop = asyncio.get_running_loop()

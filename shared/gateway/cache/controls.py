@@ -18,12 +18,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gateway import numerals
 from gateway.cache.settings import MAX_TTL_S
 from gateway.errors import InvalidRequestError, PermissionDeniedError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+TTL_HEADER = "x-gateway-cache-ttl"
 NAMES = ("no-cache", "no-store", "ttl", "s-maxage", "namespace")
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -52,16 +54,25 @@ def _seconds(value: Any, name: str) -> float:
     return float(value)
 
 
+def _header_seconds(value: str, header: str, what: str) -> int:
+    """A caller's header number: ASCII digits only (numerals.py), else a 400."""
+    seconds = numerals.whole(value)
+    if seconds is None:
+        raise InvalidRequestError(f"'{what}' must be a whole number of seconds.", param=header)
+    return seconds
+
+
 def _from_headers(headers: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for directive in headers.get("cache-control", "").lower().split(","):
         name, _, value = directive.strip().partition("=")
         if name in ("no-cache", "no-store"):
             found[name] = True
-        elif name in ("s-maxage", "max-age") and value.isdigit():
-            found["s-maxage"] = int(value)
-    if headers.get("x-gateway-cache-ttl", "").isdigit():
-        found["ttl"] = int(headers["x-gateway-cache-ttl"])
+        elif name in ("s-maxage", "max-age"):
+            found["s-maxage"] = _header_seconds(value, "cache-control", f"Cache-Control: {name}")
+    ttl = headers.get(TTL_HEADER)
+    if ttl is not None:
+        found["ttl"] = _header_seconds(ttl, TTL_HEADER, TTL_HEADER)
     if "x-gateway-cache-namespace" in headers:
         found["namespace"] = headers["x-gateway-cache-namespace"]
     return found

@@ -43,7 +43,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from gateway import errors
+from gateway import errors, numerals
 from gateway.embeddings import vectors
 from gateway.embeddings.request import Embedded, estimate_tokens
 from gateway.endpoints import bedrock_family
@@ -267,8 +267,7 @@ def _read(data: dict[str, Any]) -> tuple[list[list[float]], int | None]:
 
 
 def _header_tokens(answer: RawResponse) -> int | None:
-    value = answer.headers.get(COUNT_HEADER, "").strip()
-    return int(value) if value.isdigit() else None
+    return numerals.whole(answer.headers.get(COUNT_HEADER))
 
 
 def parse(request: EmbeddingsRequest, answers: Sequence[RawResponse]) -> Embedded:

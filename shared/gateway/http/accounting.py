@@ -6,23 +6,23 @@ midway), when the cache answered (cost 0), or when the request failed before any
 answer (cost 0; the budget holds are given back by its settlement). Requests refused
 before admission (bad input, 401/403/429) reserved nothing and cost nothing.
 
-The request's `metadata.tags` (LiteLLM's request tags) are validated here: a list of
-at most 32 non-empty strings of at most 128 characters each.
+The caller's strings the event carries (`user`, `model`, `metadata.tags`) were bounded
+at the door (gateway/schemas/bounds.py).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gateway.billing.emit import SpendEmitter
 from gateway.billing.outbox import SpendOutbox
 from gateway.config import settings
-from gateway.errors import ClientClosedError, InvalidRequestError
+from gateway.errors import ClientClosedError
 from gateway.http.dependencies import per_instance
 from gateway.router.engine import Journey
-from gateway.spend.events import MAX_TAGS, SpendEvent
+from gateway.spend.events import SpendEvent
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -32,30 +32,6 @@ if TYPE_CHECKING:
     from gateway.http.auth import Caller
     from gateway.store.dynamo import Dynamo
     from gateway.store.limits import Admission
-
-MAX_TAG_CHARS = 128
-
-
-def tags_of(data: dict[str, Any]) -> tuple[str, ...]:
-    metadata = data.get("metadata")
-    if metadata is None:
-        return ()
-    if not isinstance(metadata, dict):
-        raise InvalidRequestError("metadata must be an object.", param="metadata")
-    tags = metadata.get("tags")
-    if tags is None:
-        return ()
-    if (
-        not isinstance(tags, list)
-        or len(tags) > MAX_TAGS
-        or not all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_CHARS for t in tags)
-    ):
-        raise InvalidRequestError(
-            f"metadata.tags must be a list of at most {MAX_TAGS} non-empty strings of at most "
-            f"{MAX_TAG_CHARS} characters.",
-            param="metadata.tags",
-        )
-    return tuple(dict.fromkeys(tags))
 
 
 def _ms(seconds: float) -> int:

@@ -45,7 +45,9 @@ def error_response(request: Request, error: errors.GatewayError) -> Response:
     rid = request_id(request)
     request.state.error = error  # for the request's telemetry
     headers = {**error.headers, "x-request-id": rid}
-    if messages.is_messages_path(request.url.path):
+    # Nobody reads a 499 (the client left): its record keeps the status, on every path.
+    closed = isinstance(error, errors.ClientClosedError)
+    if messages.is_messages_path(request.url.path) and not closed:
         from gateway.messages import errors as anthropic
 
         headers["request-id"] = rid
@@ -127,7 +129,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _base_app(title: str, *, prices: bool) -> FastAPI:
-    app = FastAPI(title=title, version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # No redirect_slashes: its 307 answers an unauthenticated caller with a Location built
+    # from the caller's own Host header; `/v1/models/` is an unknown route, a 404.
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
     app.state.prices = prices
     app.include_router(health.router)
     app.add_exception_handler(errors.GatewayError, _gateway_error)
@@ -141,6 +152,7 @@ def create_app() -> FastAPI:
     app = _base_app("LLM gateway", prices=True)
     app.router.routes.extend(
         [
+            *health.hooks,
             *chat.routes,
             *text_completions.routes,
             *embeddings.routes,

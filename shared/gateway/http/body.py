@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 
-from gateway.config import MAX_BODY_BYTES
-from gateway.errors import InvalidRequestError, RequestTooLargeError, UnsupportedParameterError
+from gateway import numerals
+from gateway.config import MAX_BODY_BYTES, settings
+from gateway.errors import (
+    ClientClosedError,
+    InvalidRequestError,
+    RequestTimeoutError,
+    RequestTooLargeError,
+    UnsupportedParameterError,
+)
+from gateway.schemas.nesting import MAX_DEPTH
 from gateway.schemas.openai import ChatCompletionRequest
 from gateway.schemas.validation import validated
 
@@ -65,9 +75,26 @@ RESPONSES_SCHEMAS: SchemaPaths = (  # the Responses API's function tools and tex
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    """The whole body, within MAX_BODY_BYTES and GATEWAY_BODY_TIMEOUT_S. A caller that
+    stalls is answered 408 and its connection closed (what it sends later is no request);
+    one that leaves mid-body is recorded as 499."""
+    declared = numerals.whole(request.headers.get("content-length"))
+    if declared is not None and declared > MAX_BODY_BYTES:
         raise RequestTooLargeError(f"The request body is over {MAX_BODY_BYTES} bytes.")
+    timeout_s = settings().body_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _chunks(request)
+    except TimeoutError:
+        raise RequestTimeoutError(
+            f"The request body did not arrive within {timeout_s:g} seconds.",
+            headers={"connection": "close"},
+        ) from None
+    except ClientDisconnect:
+        raise ClientClosedError("The client left before sending the request body.") from None
+
+
+async def _chunks(request: Request) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -97,7 +124,6 @@ def parse_json(raw: bytes) -> dict[str, Any]:
 
 
 Path = tuple[str | int, ...]
-MAX_DEPTH = 64  # orjson, which writes every upstream body, refuses more than 254 levels
 
 
 def _is_schema(path: Path, patterns: SchemaPaths) -> bool:

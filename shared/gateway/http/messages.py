@@ -20,12 +20,12 @@ from starlette.routing import Route
 
 from gateway.errors import InvalidRequestError, ModelNotFoundError
 from gateway.http import access, caching, routing
-from gateway.http.accounting import tags_of
 from gateway.http.auth import authenticate
 from gateway.http.body import MESSAGES_SCHEMAS, parse_json, read_body, reject_routing_overrides
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
 from gateway.http.pipeline import Prepared, serve
+from gateway.schemas import bounds
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -47,9 +47,10 @@ async def messages(request: Request) -> Response:
     raw = await read_body(request)
     data = parse_json(raw)
     reject_routing_overrides(data, list(request.query_params.keys()), MESSAGES_SCHEMAS)
+    bounds.check(data)
     route = routing.options(data)
     cache_controls = caching.controls(request, data, caller)
-    tags = tags_of(data)
+    tags = bounds.tags_of(data)
     parsed = validate_messages(data)
     body, wanted = native_body(data), betas(request)
     route.call = MessagesCall(parsed, body, wanted)
@@ -71,7 +72,8 @@ async def count_tokens(request: Request) -> Response:
     caller = await authenticate(request)
     data = parse_json(await read_body(request))
     reject_routing_overrides(data, list(request.query_params.keys()), MESSAGES_SCHEMAS)
-    tags_of(data)
+    bounds.check(data)
+    bounds.tags_of(data)
     # The count takes a Messages body without max_tokens; any value validates the rest.
     parsed = validate_messages({**data, "max_tokens": data.get("max_tokens", 1)})
     config = await gateway_config()

@@ -26,12 +26,13 @@ from gateway.cache.shape import CHAT
 from gateway.config import settings
 from gateway.endpoints import require
 from gateway.http import access, caching, routing
-from gateway.http.accounting import Account, tags_of
+from gateway.http.accounting import Account
 from gateway.http.auth import authenticate
 from gateway.http.body import parse_json, read_body, reject_routing_overrides
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
 from gateway.http.streaming import Finishing, KeepAliveStreamingResponse
+from gateway.schemas import bounds
 from gateway.spend.estimate import reachable_deployments, require_priced, worst_case_micros
 from gateway.telemetry import access_log
 
@@ -61,7 +62,8 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 @dataclass(frozen=True, slots=True)
 class Intake:
     """What every OpenAI-shaped route reads first: who asks, the body (its routing
-    fields, cache controls and tags taken out and checked), before its own validation."""
+    fields, cache controls and tags taken out and checked, its caller strings bounded),
+    before its own validation."""
 
     request_id: str
     started: float
@@ -101,9 +103,10 @@ async def intake(request: Request) -> Intake:
     raw = await read_body(request)
     data = parse_json(raw)
     reject_routing_overrides(data, list(request.query_params.keys()))
+    bounds.check(data)
     route = routing.options(data)
     cache_controls = caching.controls(request, data, caller)
-    tags = tags_of(data)
+    tags = bounds.tags_of(data)
     if access_log.prompts_logged():
         request.state.body = raw
     return Intake(rid, started, caller, len(raw), data, route, cache_controls, tags)

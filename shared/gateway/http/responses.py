@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gateway import numerals
 from gateway.errors import InvalidRequestError, ModelNotFoundError, NotFoundError
 from gateway.http import access, caching, routing
 from gateway.http.auth import authenticate
@@ -25,6 +26,7 @@ from gateway.http.body import RESPONSES_SCHEMAS, parse_json, read_body, reject_r
 from gateway.http.dependencies import gateway_config
 from gateway.http.ids import request_id
 from gateway.http.pipeline import Prepared, serve
+from gateway.schemas import bounds
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -50,6 +52,7 @@ async def create(request: Request) -> Response:
     raw = await read_body(request)
     data = parse_json(raw)
     reject_routing_overrides(data, list(request.query_params.keys()), RESPONSES_SCHEMAS)
+    bounds.check(data)
     route = routing.options(data)
     cache_controls = caching.controls(request, data, caller)
     parsed = validate(data)
@@ -149,13 +152,13 @@ async def list_input_items(request: Request) -> Response:
 
 def _page(request: Request) -> tuple[int, str, str | None]:
     query = request.query_params
-    raw_limit = query.get("limit", str(DEFAULT_LIST))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST:
+    limit = numerals.whole(query.get("limit", str(DEFAULT_LIST)))
+    if limit is None or not 1 <= limit <= MAX_LIST:
         raise InvalidRequestError(f"limit must be an integer from 1 to {MAX_LIST}.", param="limit")
     order = query.get("order", "desc")
     if order not in ("asc", "desc"):
         raise InvalidRequestError("order must be 'asc' or 'desc'.", param="order")
-    return int(raw_limit), order, query.get("after")
+    return limit, order, query.get("after")
 
 
 async def input_tokens(request: Request) -> Response:
@@ -168,6 +171,7 @@ async def input_tokens(request: Request) -> Response:
     caller = await authenticate(request)
     data = parse_json(await read_body(request))
     reject_routing_overrides(data, list(request.query_params.keys()), RESPONSES_SCHEMAS)
+    bounds.check(data)
     parsed = validate(data)
     history = await _history(scope_of(caller), parsed)
     config = await gateway_config()

@@ -20,13 +20,13 @@ Decisions a reader could not guess:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import UpstreamError
 from gateway.providers.responses import usage_in
 from gateway.providers.spec import TokenUsage
+from gateway.schemas.nesting import object_from
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -68,15 +68,10 @@ def usage_of(usage: TokenUsage) -> dict[str, Any]:
 
 
 def tool_input(arguments: str) -> dict[str, Any]:
-    if not arguments.strip():
-        return {}  # a call without arguments
     try:
-        value = json.loads(arguments)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise UpstreamError("The provider sent tool arguments that are not JSON.")
-    return value
+        return object_from(arguments)  # blank: a call without arguments
+    except ValueError:  # also nesting that no serializer downstream could write
+        raise UpstreamError("The provider sent tool arguments that are not JSON.") from None
 
 
 # ---- whole answers ---------------------------------------------------------------------

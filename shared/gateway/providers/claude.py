@@ -81,7 +81,7 @@ def model_version(model: str) -> Version | None:
         return None
     numbers: list[int] = []
     for part in lowered.rpartition(_ANCHOR)[2].split("-"):
-        if part.isdigit() and len(part) <= 2:
+        if part.isascii() and part.isdigit() and len(part) <= 2:
             numbers.append(int(part))
         elif numbers:
             break

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gateway import errors
+from gateway import errors, numerals
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -21,16 +21,14 @@ _MAX_VENDOR_MESSAGE = 400
 
 
 def retry_after_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Retry-After in whole seconds, from `retry-after` or `retry-after-ms`."""
-    value = headers.get("retry-after")
-    if value and value.strip().isdigit():
-        return {"retry-after": value.strip()}
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return {"retry-after": str(max(1, math.ceil(float(millis) / 1000)))}
-        except ValueError:
-            return {}
+    """Retry-After in whole seconds, from `retry-after` or `retry-after-ms`; a value that
+    is not ASCII digits (an HTTP date, "²", "inf") is ignored."""
+    seconds = numerals.whole(headers.get("retry-after"))
+    if seconds is not None:
+        return {"retry-after": str(seconds)}
+    millis = numerals.decimal(headers.get("retry-after-ms"))
+    if millis is not None:
+        return {"retry-after": str(max(1, math.ceil(millis / 1000)))}
     return {}
 
 

@@ -9,6 +9,13 @@ cache hit (cost 0).
 The wire form is compact JSON with a version. `parse` is strict: anything that is not
 a well-formed event raises `PoisonEventError`, which the spend function reports as
 that message's failure (it then reaches the dead-letter queue and blocks nothing).
+
+An event is bounded whatever it is built from: its text fields are clipped to the UTF-8
+size of the door's limits (gateway/schemas/bounds.py: 1 KiB each, a tag 512 bytes, at
+most 32 tags), so the largest event is ~35 KB: far from SQS's 256 KiB message and
+DynamoDB's 400 KB item, and every key it makes fits DynamoDB's key sizes. The door
+refuses longer strings; the clip is for a bug that would let one through, so that a
+served request is charged all the same.
 """
 
 from __future__ import annotations
@@ -19,9 +26,26 @@ from typing import Any, Self
 
 import orjson
 
+from gateway.schemas.bounds import MAX_TAG_BYTES, MAX_TAGS, MAX_TEXT_BYTES, clip
+
 VERSION = 1
 SCOPES = ("key", "team", "user")
-MAX_TAGS = 32
+# Free text: who, what and why, from the key's records, the config or the caller.
+TEXT_FIELDS = (
+    "error_code",
+    "api_key",
+    "key_id",
+    "key_alias",
+    "key_name",
+    "team_id",
+    "user_id",
+    "end_user",
+    "model_group",
+    "requested_model",
+    "model",
+    "model_id",
+    "provider",
+)
 
 
 class PoisonEventError(ValueError):
@@ -82,6 +106,19 @@ class SpendEvent:
     billed_attempts: int = 0
     tags: tuple[str, ...] = ()
     holds: tuple[Hold, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # Short strings (the rule) cost a length test each; see the module's docstring.
+        for name in TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > MAX_TEXT_BYTES // 4:
+                object.__setattr__(self, name, clip(value, MAX_TEXT_BYTES))
+        tags = self.tags
+        if len(tags) > MAX_TAGS or any(
+            isinstance(t, str) and len(t) > MAX_TAG_BYTES // 4 for t in tags
+        ):
+            clipped = (clip(t, MAX_TAG_BYTES) if isinstance(t, str) else t for t in tags)
+            object.__setattr__(self, "tags", tuple(dict.fromkeys(clipped))[:MAX_TAGS])
 
     @property
     def latency_ms(self) -> int:

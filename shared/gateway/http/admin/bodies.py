@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gateway import numerals
 from gateway.errors import InvalidRequestError, UnsupportedParameterError
 from gateway.http.admin.durations import is_duration
 from gateway.http.body import parse_json, read_body
@@ -273,9 +274,10 @@ def integer(params: dict[str, str], name: str, *, default: int, high: int) -> in
     text = params.get(name)
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not 1 <= int(text) <= high:
+    value = numerals.whole(text)
+    if value is None or not 1 <= value <= high:
         raise InvalidRequestError(f"'{name}' must be an integer from 1 to {high}.", param=name)
-    return int(text)
+    return value
 
 
 def flag(params: dict[str, str], name: str) -> bool:

@@ -8,12 +8,12 @@ equivalent and is not sent.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import InvalidRequestError
 from gateway.providers.images import is_data_url, parse_data_url
 from gateway.providers.params import unsupported_part
+from gateway.schemas.nesting import tool_arguments
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -119,24 +119,10 @@ def _assistant(message: AssistantMessage, i: int) -> list[Block]:
                 "type": "tool_use",
                 "id": call.id,
                 "name": call.function.name,
-                "input": _arguments(call.function.arguments, param),
+                "input": tool_arguments(call.function.arguments, param),
             }
         )
     return blocks
-
-
-def _arguments(raw: str, param: str) -> dict[str, Any]:
-    if not raw.strip():
-        return {}  # a call without arguments
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise InvalidRequestError(
-            "Tool call arguments must be a JSON object.", param=param
-        ) from None
-    if not isinstance(value, dict):
-        raise InvalidRequestError("Tool call arguments must be a JSON object.", param=param)
-    return value
 
 
 def _tool_result(message: ToolMessage, i: int) -> Block:

@@ -8,12 +8,12 @@ fetch them for it (that would let clients make it request arbitrary URLs).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from gateway import errors
 from gateway.providers.images import is_data_url, parse_data_url
 from gateway.providers.params import unsupported_part
+from gateway.schemas.nesting import tool_arguments
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -128,14 +128,5 @@ def _image(url: str, param: str) -> Block:
 
 
 def _tool_use(call: ToolCall, param: str) -> Block:
-    raw = call.function.arguments
-    try:
-        arguments = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        arguments = None
-    if not isinstance(arguments, dict):
-        raise errors.InvalidRequestError(
-            "Tool call arguments must be a JSON object for this model's provider.",
-            param=param,
-        )
+    arguments = tool_arguments(call.function.arguments, f"{param}.function.arguments")
     return {"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": arguments}}

@@ -26,7 +26,6 @@ FunctionResponse, Blob, FileData) and https://ai.google.dev/gemini-api/docs/func
 
 from __future__ import annotations
 
-import json
 import posixpath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -35,6 +34,7 @@ from gateway import errors
 from gateway.providers.gemini.calls import SKIP_SIGNATURE, needs_signatures, signature_of
 from gateway.providers.images import is_data_url, parse_data_url
 from gateway.providers.params import unsupported_part
+from gateway.schemas.nesting import tool_arguments
 from gateway.schemas.openai import (
     AssistantMessage,
     DeveloperMessage,
@@ -156,15 +156,7 @@ def _assistant(
 
 def _function_call(call: ToolCall, param: str, names: dict[str, str]) -> Part:
     names[call.id] = call.function.name
-    raw = call.function.arguments
-    try:
-        args = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        args = None
-    if not isinstance(args, dict):
-        raise errors.InvalidRequestError(
-            "Tool call arguments must be a JSON object.", param=f"{param}.function.arguments"
-        )
+    args = tool_arguments(call.function.arguments, f"{param}.function.arguments")
     part: Part = {"functionCall": {"name": call.function.name, "args": args}}
     signature = signature_of(call.id)
     if signature is not None:
