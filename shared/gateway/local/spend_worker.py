@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,10 @@ class SpendWorker:
         self.applier = _CountingApplier(self.db, alerts)
         self.runner = asyncio.Runner()
         self._arn: str | None = None
+        # SQS calls of one batch made at once (boto3 clients are thread-safe).
+        self._calls = ThreadPoolExecutor(
+            max_workers=max(1, -(-batch_size // RECEIVE_MAX)), thread_name_prefix="spend-sqs"
+        )
 
     def __enter__(self) -> SpendWorker:
         return self
@@ -107,6 +112,7 @@ class SpendWorker:
         self.close()
 
     def close(self) -> None:
+        self._calls.shutdown()
         self.runner.run(_release_connections())
         self.runner.close()
 
@@ -158,21 +164,27 @@ class SpendWorker:
                 stop.wait(idle_pause)
 
     def _receive(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        while len(messages) < self.batch_size:
-            args: dict[str, Any] = {
-                "QueueUrl": self.queue_url,
-                "MaxNumberOfMessages": min(RECEIVE_MAX, self.batch_size - len(messages)),
-                "WaitTimeSeconds": 0,
-                "MessageSystemAttributeNames": ["All"],
-            }
-            if self.visibility_timeout is not None:
-                args["VisibilityTimeout"] = self.visibility_timeout
-            got: list[dict[str, Any]] = self.sqs.receive_message(**args).get("Messages", [])
-            messages += got
-            if not got:
-                break
-        return messages
+        """Up to `batch_size` messages: one receive, and when it comes back full (a
+        backlog), the rest of the batch in receives made at once, as the event source
+        mapping's pollers do. One after another, each would wait its turn at the
+        emulation behind the calls of every request in flight."""
+        first = self._receive_some(min(RECEIVE_MAX, self.batch_size))
+        wanted = self.batch_size - len(first)
+        if len(first) < RECEIVE_MAX or wanted <= 0:
+            return first
+        sizes = [min(RECEIVE_MAX, wanted - n) for n in range(0, wanted, RECEIVE_MAX)]
+        return first + [m for got in self._calls.map(self._receive_some, sizes) for m in got]
+
+    def _receive_some(self, count: int) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {
+            "QueueUrl": self.queue_url,
+            "MaxNumberOfMessages": count,
+            "WaitTimeSeconds": 0,
+            "MessageSystemAttributeNames": ["All"],
+        }
+        if self.visibility_timeout is not None:
+            args["VisibilityTimeout"] = self.visibility_timeout
+        return list(self.sqs.receive_message(**args).get("Messages", []))
 
     def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """A Lambda SQS event, as the event source mapping delivers it."""
@@ -203,12 +215,12 @@ class SpendWorker:
         }
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), RECEIVE_MAX):
-            chunk = messages[start : start + RECEIVE_MAX]
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
-            ]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        chunks = [messages[n : n + RECEIVE_MAX] for n in range(0, len(messages), RECEIVE_MAX)]
+        list(self._calls.map(self._delete_some, chunks))  # at once, as in _receive
+
+    def _delete_some(self, chunk: list[dict[str, Any]]) -> None:
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+        self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
 
 
 async def _release_connections() -> None:

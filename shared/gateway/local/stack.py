@@ -1,6 +1,6 @@
 """`make dev`: the whole gateway on 127.0.0.1, offline.
 
-Starts an embedded moto server (AWS emulation, resources created from
+Starts a moto server in a process of its own (AWS emulation, resources created from
 template.yaml), the provider simulator, the spend worker (SpendFunction's work on
 SpendQueue, gateway/local/spend_worker.py) and the gateway under uvicorn on PORT
 (default 4000): the inference API under /v1 and the admin API (/key, /team,
@@ -14,15 +14,44 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 HOST = "127.0.0.1"
 LOCAL_CONFIG = Path(__file__).with_name("config.yaml")
 
 
 def _start_moto() -> str:
-    from gateway.local import emulation
+    """The AWS emulation in a process of its own (`python -m gateway.local.emulation`).
+    Each moto call costs milliseconds of CPU (a request with a virtual key makes two or
+    three, the spend worker more): under one GIL with the gateway they would take turns
+    with every request's own work, and a burst would queue both. Apart, each has a core.
+    The emulation ends when its standard input closes: when this process ends, however."""
+    import subprocess
+    import sys
 
-    return emulation.start().url
+    shared = str(Path(__file__).resolve().parents[2])  # where `gateway` is imported from
+    path = os.pathsep.join(p for p in (shared, os.environ.get("PYTHONPATH")) if p)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gateway.local.emulation"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
+        text=True,
+    )
+    _children.append(child)  # its stdin stays open while this process lives
+    assert child.stdout is not None
+    url = child.stdout.readline().strip()  # its first line; it prints nothing more there
+    child.stdout.close()
+    if not url.startswith("http://"):
+        child.kill()
+        raise RuntimeError("the AWS emulation did not start")
+    return url
+
+
+_children: list[subprocess.Popen[str]] = []
 
 
 def _start_simulator(port: int) -> str:

@@ -41,7 +41,7 @@ def _by_type(suffix: str, known: frozenset[str], fallback: str | None) -> Callab
 
     def tag(value: Any) -> str | None:
         kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-        if kind in known:
+        if isinstance(kind, str) and kind in known:  # a list or an object is no tag: a 400
             return f"{kind}-{suffix}"
         return fallback
 

@@ -65,6 +65,8 @@ def _tags(
 
     def tag(value: Any) -> str | None:
         kind = _kind(value)
+        if not isinstance(kind, str):  # a list or an object (unhashable) is no tag: a 400
+            return fallback
         if kind in known:
             return f"{kind}-{suffix}"
         return None if kind in refused or fallback is None else fallback
@@ -229,7 +231,7 @@ def _item_tag(value: Any) -> str | None:
         if kind is None and role is None:
             return "item_reference-item"
         return "output_message-item" if role == "assistant" else "input_message-item"
-    return f"{kind}-item" if kind in _ITEMS else "other-item"
+    return f"{kind}-item" if isinstance(kind, str) and kind in _ITEMS else "other-item"
 
 
 InputItem = Annotated[
