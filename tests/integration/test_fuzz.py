@@ -458,22 +458,9 @@ def check(route: str, response: httpx.Response) -> None:
 
 def service_account(token_uri: str) -> str:
     """A Vertex AI service-account key (the simulator does not check its signature)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from gateway.local.google_key import service_account as made
 
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return json.dumps(
-        {
-            "type": "service_account",
-            "client_email": "fuzz@sim.iam.gserviceaccount.com",
-            "private_key": pem.decode(),
-            "token_uri": token_uri,
-        }
-    )
+    return json.dumps(made(token_uri, "fuzz@sim.iam.gserviceaccount.com"))
 
 
 @pytest.fixture

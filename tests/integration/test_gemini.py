@@ -45,25 +45,14 @@ WEATHER = {
 
 def service_account(token_uri: str) -> tuple[dict[str, str], str]:
     """A fresh RSA service-account key (as a Google key file holds it) and its PEM."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from gateway.local.google_key import service_account as made
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
     info = {
-        "type": "service_account",
-        "project_id": PROJECT,
+        **made(token_uri, f"gateway@{PROJECT}.iam.gserviceaccount.com"),
         "private_key_id": "0123456789abcdef0123456789abcdef01234567",
-        "private_key": pem,
-        "client_email": f"gateway@{PROJECT}.iam.gserviceaccount.com",
         "client_id": "123456789012345678901",
-        "token_uri": token_uri,
     }
-    return info, pem
+    return info, info["private_key"]
 
 
 @pytest.fixture

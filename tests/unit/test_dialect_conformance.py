@@ -13,13 +13,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chunks import fold
 from conftest import ANTHROPIC_KEY, OPENAI_KEY
 from gateway import errors
 from gateway.config import parse_deployment
+from gateway.local.google_key import service_account
 from gateway.providers import transport
 from gateway.providers.catalog import CATALOG
 from gateway.providers.dialects import dialect
@@ -76,22 +75,10 @@ ENTRIES: dict[str, Callable[[str, str], dict[str, Any]]] = {
 
 
 def _service_account(token_uri: str) -> str:
-    pem = KEY.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return json.dumps(
-        {
-            "type": "service_account",
-            "client_email": "conformance@sim.iam.gserviceaccount.com",
-            "private_key": pem.decode(),
-            "token_uri": token_uri,
-        }
-    )
+    return json.dumps({**SERVICE_ACCOUNT, "token_uri": token_uri})
 
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+SERVICE_ACCOUNT = service_account("", "conformance@sim.iam.gserviceaccount.com")  # one key
 FINISH_VOCABULARY = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 CONTRACT = (
     "build_request",

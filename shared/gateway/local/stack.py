@@ -73,28 +73,14 @@ def _start_simulator(port: int) -> str:
 
 
 def _service_account(simulator: str) -> str:
-    """A service-account key for the Vertex AI models: a fresh RSA key, its tokens minted
-    by the simulator's Google OAuth endpoint (config.yaml reads it from this variable, as
-    a deployment reads one from the provider-secrets secret)."""
+    """A service-account key for the Vertex AI models, its tokens minted by the
+    simulator's Google OAuth endpoint (config.yaml reads it from this variable, as a
+    deployment reads one from the provider-secrets secret)."""
     import json
 
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from gateway.local.google_key import service_account
 
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return json.dumps(
-        {
-            "type": "service_account",
-            "project_id": "local-project",
-            "client_email": "gateway@local-project.iam.gserviceaccount.com",
-            "private_key": pem.decode(),
-            "token_uri": f"{simulator}/token",
-        }
-    )
+    return json.dumps(service_account(f"{simulator}/token"))
 
 
 def _aws_environment(endpoint: str) -> None:
